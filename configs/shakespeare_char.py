@@ -1,0 +1,33 @@
+"""Character-level LSTM on tiny_shakespeare.
+
+`configs/shakespeare_char.py`: the full model (3 x 512 LSTM, dropout 0.25).
+`configs/shakespeare_char.py:quick`: a small model that trains on 2 CPU cores
+in under 10 minutes, evaluation and checkpoints included.
+
+Offline, point TFDS at karpathy's input.txt: --config.data.manual_dir=DIR.
+"""
+
+from rnngen.config import base_config
+from rnngen.errors import UsageError
+
+
+def get_config(variant: str = "full"):
+    config = base_config()
+    config.data.source = "tiny_shakespeare"
+    if variant == "full":
+        config.model.num_layers = 3
+        config.model.hidden_size = 512
+        config.model.dropout = 0.25
+        config.train.num_steps = 20000
+        config.train.schedule = "warmup_cosine"
+        config.train.warmup_steps = 200
+        config.train.learning_rate = 2e-3
+    elif variant == "quick":
+        config.model.num_layers = 1
+        config.model.hidden_size = 256
+        config.train.num_steps = 2000
+        config.train.eval_every = 500
+        config.train.checkpoint_every = 500
+    else:
+        raise UsageError(f"unknown variant {variant!r} of shakespeare_char.py: use full or quick")
+    return config

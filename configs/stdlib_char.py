@@ -1,0 +1,31 @@
+"""Character-level LSTM on the running Python's own standard library sources.
+
+Needs no network and no data files, so it runs anywhere.
+`configs/stdlib_char.py`: 2 x 512 LSTM; `configs/stdlib_char.py:quick`: a
+small model and a 2 MB slice of the corpus, a few minutes on 2 CPU cores.
+"""
+
+from rnngen.config import base_config
+from rnngen.errors import UsageError
+
+
+def get_config(variant: str = "full"):
+    config = base_config()
+    config.data.source = "stdlib"
+    if variant == "full":
+        config.model.num_layers = 2
+        config.model.hidden_size = 512
+        config.model.dropout = 0.1
+        config.train.num_steps = 20000
+        config.train.schedule = "warmup_cosine"
+        config.train.warmup_steps = 200
+    elif variant == "quick":
+        config.data.max_chars = 2_000_000
+        config.model.num_layers = 1
+        config.model.hidden_size = 256
+        config.train.num_steps = 1000
+        config.train.eval_every = 250
+        config.train.checkpoint_every = 250
+    else:
+        raise UsageError(f"unknown variant {variant!r} of stdlib_char.py: use full or quick")
+    return config

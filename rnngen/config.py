@@ -1,0 +1,102 @@
+"""The base configuration every config file starts from, and its documentation.
+
+Config files in ``configs/`` call :func:`base_config` and change what they need;
+every key below can be overridden on the command line as ``--config.KEY=VALUE``.
+"""
+
+from __future__ import annotations
+
+import ml_collections
+from ml_collections import config_dict
+
+# key -> one-line description, shown by `rnngen train --help`.
+KEY_HELP: dict[str, str] = {
+    "seed": "seed for parameter init, data order, dropout and eval samples",
+    "data.source": "tiny_shakespeare | text | stdlib",
+    "data.path": "file or directory of UTF-8 text (data.source=text)",
+    "data.manual_dir": "directory holding karpathy's input.txt (offline tiny_shakespeare)",
+    "data.data_dir": "TFDS data dir where prepared data is cached (default: TFDS's)",
+    "data.split_fractions": "(train, validation, test) fractions for text and stdlib sources",
+    "data.max_chars": "cap on the stdlib corpus size in characters (None: no cap)",
+    "model.cell": "registered cell name: lstm | gru | rnn | your own",
+    "model.num_layers": "number of stacked recurrent layers",
+    "model.hidden_size": "units per recurrent layer",
+    "model.input": "embedding (learned) | one_hot (classic char-rnn)",
+    "model.embed_dim": "embedding size (model.input=embedding)",
+    "model.dropout": "dropout on the embedding, between layers and before the output layer",
+    "model.forget_bias": "initial LSTM forget-gate bias",
+    "train.batch_size": "number of parallel contiguous streams",
+    "train.seq_len": "truncated-BPTT window length in tokens",
+    "train.num_steps": "total optimizer steps (a resumed run continues to this)",
+    "train.optimizer": "adam | adamw | rmsprop | sgd",
+    "train.learning_rate": "peak learning rate",
+    "train.weight_decay": "decoupled weight decay (adamw)",
+    "train.momentum": "momentum (sgd, rmsprop)",
+    "train.grad_clip": "clip gradients by global norm (0: off)",
+    "train.schedule": "constant | warmup_cosine",
+    "train.warmup_steps": "linear warmup steps (warmup_cosine)",
+    "train.final_lr_fraction": "cosine decays to learning_rate * this",
+    "train.log_every": "steps between training-metric log lines",
+    "train.eval_every": "steps between evaluations on the whole validation split",
+    "train.eval_batch_size": "streams used by evaluation",
+    "train.checkpoint_every": "steps between checkpoints",
+    "train.keep_checkpoints": "how many latest checkpoints to keep (the best is kept too)",
+    "train.sample_length": "characters of the sample generated at every evaluation",
+    "train.sample_temperature": "temperature of that sample",
+}
+
+
+def base_config() -> ml_collections.ConfigDict:
+    """A small LSTM on tiny_shakespeare; config files start from this."""
+    config = ml_collections.ConfigDict()
+    config.seed = 0
+
+    config.data = ml_collections.ConfigDict()
+    config.data.source = "tiny_shakespeare"
+    config.data.path = config_dict.placeholder(str)
+    config.data.manual_dir = config_dict.placeholder(str)
+    config.data.data_dir = config_dict.placeholder(str)
+    config.data.split_fractions = (0.9, 0.05, 0.05)
+    config.data.max_chars = config_dict.placeholder(int)
+
+    config.model = ml_collections.ConfigDict()
+    config.model.cell = "lstm"
+    config.model.num_layers = 2
+    config.model.hidden_size = 256
+    config.model.input = "embedding"
+    config.model.embed_dim = 64
+    config.model.dropout = 0.0
+    config.model.forget_bias = 1.0
+
+    config.train = ml_collections.ConfigDict()
+    config.train.batch_size = 64
+    config.train.seq_len = 100
+    config.train.num_steps = 5000
+    config.train.optimizer = "adam"
+    config.train.learning_rate = 2e-3
+    config.train.weight_decay = 0.0
+    config.train.momentum = 0.9
+    config.train.grad_clip = 5.0
+    config.train.schedule = "constant"
+    config.train.warmup_steps = 0
+    config.train.final_lr_fraction = 0.1
+    config.train.log_every = 50
+    config.train.eval_every = 500
+    config.train.eval_batch_size = 64
+    config.train.checkpoint_every = 500
+    config.train.keep_checkpoints = 3
+    config.train.sample_length = 200
+    config.train.sample_temperature = 0.8
+    return config
+
+
+def config_keys(config: ml_collections.ConfigDict, prefix: str = "") -> list[str]:
+    """All leaf keys of ``config`` as dotted paths."""
+    keys = []
+    for name, value in config.items():
+        path = f"{prefix}{name}"
+        if isinstance(value, ml_collections.ConfigDict):
+            keys.extend(config_keys(value, path + "."))
+        else:
+            keys.append(path)
+    return keys

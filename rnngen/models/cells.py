@@ -1,0 +1,170 @@
+"""Recurrent cells and the registry that finds them by name.
+
+A cell splits its work in two, so that the expensive part that does not depend
+on the previous step runs outside the recurrence:
+
+- ``project_inputs(xs [batch, time, input]) -> [batch, time, proj]`` runs once
+  over the whole block (one large matmul per layer);
+- ``step(carry, x_t [batch, proj]) -> (carry, h_t [batch, hidden])`` runs inside
+  ``jax.lax.scan``, one time step at a time.
+
+A researcher's own cell subclasses :class:`RecurrentCell`, decorates itself with
+``@register_cell("my_cell")`` and is chosen with ``--config.model.cell=my_cell``.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import jax
+import jax.numpy as jnp
+from flax import nnx
+
+Carry = Any  # a pytree of [batch, hidden] arrays
+
+_CELLS: dict[str, type["RecurrentCell"]] = {}
+
+
+def register_cell(name: str) -> Callable[[type], type]:
+    """Class decorator: makes a cell available as ``model.cell=name``."""
+
+    def decorate(cell_class: type) -> type:
+        _CELLS[name] = cell_class
+        return cell_class
+
+    return decorate
+
+
+def get_cell(name: str) -> type["RecurrentCell"]:
+    """Returns the registered cell class called ``name``."""
+    if name not in _CELLS:
+        raise ValueError(
+            f"unknown cell {name!r}; registered cells: {', '.join(sorted(_CELLS))} "
+            "(register your own with rnngen.models.register_cell)"
+        )
+    return _CELLS[name]
+
+
+def registered_cells() -> list[str]:
+    return sorted(_CELLS)
+
+
+def _input_kernel(rngs: nnx.Rngs, input_size: int, width: int) -> nnx.Param:
+    return nnx.Param(nnx.initializers.xavier_uniform()(rngs.params(), (input_size, width)))
+
+
+def _recurrent_kernel(rngs: nnx.Rngs, hidden_size: int, num_blocks: int) -> nnx.Param:
+    """[hidden, num_blocks * hidden]: one orthogonal block per gate."""
+    init = nnx.initializers.orthogonal()
+    blocks = [init(key, (hidden_size, hidden_size)) for key in jax.random.split(rngs.params(), num_blocks)]
+    return nnx.Param(jnp.concatenate(blocks, axis=1))
+
+
+class RecurrentCell(nnx.Module):
+    """Base class: subclasses set ``hidden_size`` and implement the three methods."""
+
+    hidden_size: int
+
+    @classmethod
+    def from_config(cls, input_size: int, hidden_size: int, model_config, rngs: nnx.Rngs):
+        """Builds the cell from the model config; override to read extra fields."""
+        return cls(input_size, hidden_size, rngs=rngs)
+
+    def project_inputs(self, xs: jax.Array) -> jax.Array:
+        raise NotImplementedError
+
+    def step(self, carry: Carry, x_t: jax.Array) -> tuple[Carry, jax.Array]:
+        raise NotImplementedError
+
+    def zero_carry(self, batch_size: int) -> Carry:
+        return jnp.zeros((batch_size, self.hidden_size), jnp.float32)
+
+    def __call__(self, xs: jax.Array, carry: Carry) -> tuple[jax.Array, Carry]:
+        """xs [batch, time, input], carry -> (hs [batch, time, hidden], final carry)."""
+        projected = self.project_inputs(xs)
+
+        def body(c, x_t):
+            return self.step(c, x_t)
+
+        carry, hs = jax.lax.scan(body, carry, jnp.swapaxes(projected, 0, 1))
+        return jnp.swapaxes(hs, 0, 1), carry
+
+
+@register_cell("rnn")
+class SimpleRNNCell(RecurrentCell):
+    """Elman RNN: h' = tanh(x W_ih + b + h W_hh)."""
+
+    def __init__(self, input_size: int, hidden_size: int, *, rngs: nnx.Rngs):
+        self.hidden_size = hidden_size
+        self.w_ih = _input_kernel(rngs, input_size, hidden_size)
+        self.b = nnx.Param(jnp.zeros((hidden_size,)))
+        self.w_hh = _recurrent_kernel(rngs, hidden_size, 1)
+
+    def project_inputs(self, xs):
+        return xs @ self.w_ih[...] + self.b[...]
+
+    def step(self, h, x_t):
+        h = jnp.tanh(x_t + h @ self.w_hh[...])
+        return h, h
+
+
+@register_cell("gru")
+class GRUCell(RecurrentCell):
+    """GRU as in PyTorch (gate order r, z, n):
+
+    r = σ(x W_ir + b_ir + h W_hr + b_hr), z = σ(x W_iz + b_iz + h W_hz + b_hz),
+    n = tanh(x W_in + b_in + r ⊙ (h W_hn + b_hn)), h' = (1 - z) ⊙ n + z ⊙ h.
+    """
+
+    def __init__(self, input_size: int, hidden_size: int, *, rngs: nnx.Rngs):
+        self.hidden_size = hidden_size
+        self.w_ih = _input_kernel(rngs, input_size, 3 * hidden_size)
+        self.b_ih = nnx.Param(jnp.zeros((3 * hidden_size,)))
+        self.w_hh = _recurrent_kernel(rngs, hidden_size, 3)
+        self.b_hh = nnx.Param(jnp.zeros((3 * hidden_size,)))
+
+    def project_inputs(self, xs):
+        return xs @ self.w_ih[...] + self.b_ih[...]
+
+    def step(self, h, x_t):
+        x_r, x_z, x_n = jnp.split(x_t, 3, axis=-1)
+        h_r, h_z, h_n = jnp.split(h @ self.w_hh[...] + self.b_hh[...], 3, axis=-1)
+        r = jax.nn.sigmoid(x_r + h_r)
+        z = jax.nn.sigmoid(x_z + h_z)
+        n = jnp.tanh(x_n + r * h_n)
+        h = (1.0 - z) * n + z * h
+        return h, h
+
+
+@register_cell("lstm")
+class LSTMCell(RecurrentCell):
+    """LSTM (gate order i, f, g, o; carry (h, c)):
+
+    i, f, g, o = split(x W_ih + b + h W_hh), c' = σ(f) ⊙ c + σ(i) ⊙ tanh(g),
+    h' = σ(o) ⊙ tanh(c'). The forget-gate bias starts at ``forget_bias``.
+    """
+
+    def __init__(self, input_size: int, hidden_size: int, *, rngs: nnx.Rngs, forget_bias: float = 1.0):
+        self.hidden_size = hidden_size
+        self.w_ih = _input_kernel(rngs, input_size, 4 * hidden_size)
+        bias = jnp.zeros((4 * hidden_size,)).at[hidden_size : 2 * hidden_size].set(forget_bias)
+        self.b = nnx.Param(bias)
+        self.w_hh = _recurrent_kernel(rngs, hidden_size, 4)
+
+    @classmethod
+    def from_config(cls, input_size, hidden_size, model_config, rngs):
+        return cls(input_size, hidden_size, rngs=rngs, forget_bias=model_config.forget_bias)
+
+    def project_inputs(self, xs):
+        return xs @ self.w_ih[...] + self.b[...]
+
+    def step(self, carry, x_t):
+        h, c = carry
+        i, f, g, o = jnp.split(x_t + h @ self.w_hh[...], 4, axis=-1)
+        c = jax.nn.sigmoid(f) * c + jax.nn.sigmoid(i) * jnp.tanh(g)
+        h = jax.nn.sigmoid(o) * jnp.tanh(c)
+        return (h, c), h
+
+    def zero_carry(self, batch_size):
+        shape = (batch_size, self.hidden_size)
+        return (jnp.zeros(shape, jnp.float32), jnp.zeros(shape, jnp.float32))  # two buffers: both are donated

@@ -1,0 +1,39 @@
+"""Building the model, optimizer and (abstract) train state from a config."""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+import jax
+import optax
+from flax import nnx
+
+from rnngen.models.language_model import RNNLanguageModel, build_model
+from rnngen.training.optimizer import make_optimizer, make_schedule
+from rnngen.training.state import TrainState, create_train_state
+from rnngen.training.steps import ApplyFn, make_apply_fn
+
+
+class Setup(NamedTuple):
+    """The static pieces of a run: the module (for its zero carry), its pure apply
+    function, the optimizer and schedule, and a fresh train state."""
+
+    model: RNNLanguageModel
+    apply_fn: ApplyFn
+    optimizer: optax.GradientTransformation
+    schedule: optax.Schedule
+    state: TrainState
+
+
+def build_setup(config, vocab_size: int) -> Setup:
+    """Initialises the model from ``config.seed`` and a step-0 train state."""
+    model = build_model(vocab_size, config.model, config.seed)
+    graphdef, params = nnx.split(model)
+    optimizer = make_optimizer(config.train)
+    state = create_train_state(model, nnx.to_pure_dict(params), optimizer, config.train.batch_size, config.seed)
+    return Setup(model, make_apply_fn(graphdef), optimizer, make_schedule(config.train), state)
+
+
+def abstract_state(state: Any) -> Any:
+    """The shapes and dtypes of ``state``, a restore target for Orbax."""
+    return jax.tree_util.tree_map(lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype), state)

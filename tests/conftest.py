@@ -1,0 +1,27 @@
+"""Shared fixtures: the tiny_shakespeare manual directory and small corpora."""
+
+import os
+import pathlib
+
+import pytest
+
+REPO = pathlib.Path(__file__).resolve().parents[1]
+SHAKESPEARE_DIR = REPO.parent / "shared" / "data" / "tinyshakespeare"
+
+
+@pytest.fixture(scope="session")
+def shakespeare_dir() -> str:
+    if not (SHAKESPEARE_DIR / "input.txt").is_file():
+        pytest.skip(f"tiny_shakespeare input.txt not found in {SHAKESPEARE_DIR}")
+    return str(SHAKESPEARE_DIR)
+
+
+@pytest.fixture(scope="session")
+def tiny_corpus(tmp_path_factory) -> str:
+    """A small text file written by the tests: a few thousand characters of verse-like lines."""
+    path = tmp_path_factory.mktemp("corpus") / "tiny.txt"
+    lines = []
+    for i in range(300):
+        lines.append(f"KING {i % 7}:\nTo be or not to be, that is the question {i % 13}.\n")
+    path.write_text("".join(lines), encoding="utf-8")
+    return str(path)
