@@ -19,6 +19,7 @@ KEY_HELP: dict[str, str] = {
     "data.split_fractions": "(train, validation, test) fractions for text and stdlib sources",
     "data.max_chars": "cap on the stdlib corpus size in characters (None: no cap)",
     "model.cell": "registered cell name: lstm | gru | rnn | your own",
+    "model.cell_module": "a .py file or module name imported first; it registers your own cells",
     "model.num_layers": "number of stacked recurrent layers",
     "model.hidden_size": "units per recurrent layer",
     "model.input": "embedding (learned) | one_hot (classic char-rnn)",
@@ -61,6 +62,7 @@ def base_config() -> ml_collections.ConfigDict:
 
     config.model = ml_collections.ConfigDict()
     config.model.cell = "lstm"
+    config.model.cell_module = config_dict.placeholder(str)
     config.model.num_layers = 2
     config.model.hidden_size = 256
     config.model.input = "embedding"
@@ -82,7 +84,7 @@ def base_config() -> ml_collections.ConfigDict:
     config.train.final_lr_fraction = 0.1
     config.train.log_every = 50
     config.train.eval_every = 500
-    config.train.eval_batch_size = 64
+    config.train.eval_batch_size = 16
     config.train.checkpoint_every = 500
     config.train.keep_checkpoints = 3
     config.train.sample_length = 200

@@ -12,7 +12,8 @@ import jax
 import jax.numpy as jnp
 from flax import nnx
 
-from rnngen.models.cells import Carry, get_cell
+from rnngen.errors import UsageError
+from rnngen.models.cells import Carry, get_cell, import_cell_module
 
 INPUT_KINDS = ("embedding", "one_hot")
 
@@ -35,13 +36,15 @@ class RNNLanguageModel(nnx.Module):
     def __init__(self, vocab_size: int, model_config, *, rngs: nnx.Rngs):
         cfg = model_config
         if cfg.input not in INPUT_KINDS:
-            raise ValueError(f"model.input must be one of {INPUT_KINDS}, got {cfg.input!r}")
+            raise UsageError(f"model.input must be one of {INPUT_KINDS}, got {cfg.input!r}")
         self.vocab_size = vocab_size
         self.one_hot = cfg.input == "one_hot"
         self.dropout_rate = float(cfg.dropout)
         input_size = vocab_size if self.one_hot else cfg.embed_dim
         if not self.one_hot:
             self.embed = nnx.Embed(vocab_size, cfg.embed_dim, rngs=rngs)
+        if cfg.get("cell_module"):
+            import_cell_module(cfg.cell_module)
         cell_class = get_cell(cfg.cell)
         sizes = [input_size] + [cfg.hidden_size] * cfg.num_layers
         self.layers = nnx.List(

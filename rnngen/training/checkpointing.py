@@ -26,6 +26,10 @@ CHECKPOINT_DIR = "checkpoints"
 VAL_LOSS = "val_loss"
 
 
+def _val_loss(metrics: dict) -> float:
+    return metrics[VAL_LOSS]
+
+
 def checkpoint_dir(workdir: str) -> str:
     return os.path.join(os.path.abspath(workdir), CHECKPOINT_DIR)
 
@@ -37,13 +41,16 @@ class Checkpointer:
         policy = policies.AnyPreservationPolicy(
             [
                 policies.LatestN(n=keep),
+                # BestN keeps the last n after sorting: descending, so the lowest loss.
                 policies.BestN(
-                    get_metric_fn=lambda metrics: metrics[VAL_LOSS], reverse=False, n=1,
+                    get_metric_fn=_val_loss, reverse=True, n=1,
                     keep_checkpoints_without_metrics=False,
                 ),
             ]
         )
         options = ocp.CheckpointManagerOptions(
+            best_fn=_val_loss,  # also what makes Orbax record the metrics at all
+            best_mode="min",
             preservation_policy=policy,
             create=not read_only,
             read_only=read_only,
@@ -56,12 +63,8 @@ class Checkpointer:
 
     def best_step(self) -> int | None:
         """The step with the lowest validation loss (the latest if none has one)."""
-        scored = []
-        for step in self.manager.all_steps():
-            metrics = self.manager.metrics(step)
-            if metrics and VAL_LOSS in metrics:
-                scored.append((metrics[VAL_LOSS], step))
-        return min(scored)[1] if scored else self.latest_step()
+        best = self.manager.best_step()
+        return self.latest_step() if best is None else best
 
     def resolve(self, which: str | int) -> int:
         """'latest', 'best' or a step number -> an existing step, or a UsageError."""

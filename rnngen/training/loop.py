@@ -36,6 +36,14 @@ def check_resumable(config, meta: dict | None) -> None:
             )
 
 
+def absolutize_paths(config) -> None:
+    """Makes the config's paths absolute, so the saved config works from any directory."""
+    for section, name in (("data", "path"), ("data", "manual_dir"), ("data", "data_dir"), ("model", "cell_module")):
+        value = config[section][name]
+        if value and (name != "cell_module" or value.endswith(".py")):
+            config[section][name] = os.path.abspath(os.path.expanduser(value))
+
+
 def sample_prompt(tokenizer, train_text: str) -> str:
     """The prompt of evaluation samples: a newline if known, else the corpus' first character."""
     return "\n" if not tokenizer.unknown_chars("\n") else train_text[0]
@@ -74,9 +82,10 @@ class Trainer:
         self.position = self.batcher.next_position(self.position)
         return {"inputs": windows[:, :-1], "targets": windows[:, 1:], "reset": np.asarray(starts_stream)}
 
-    def log_train(self, step: int, pending: list, elapsed: float, bar) -> None:
-        """Averages the metrics of the steps since the last log and writes them."""
-        values = jax.device_get(pending)
+    def log_train(self, step: int, pending: list, since: float, bar) -> None:
+        """Averages the metrics of the steps since the last log (at time ``since``) and writes them."""
+        values = jax.device_get(pending)  # waits for the dispatched steps, so the timing is real
+        elapsed = time.perf_counter() - since
         scalars = {name: float(np.mean([m[name] for m in values])) for name in values[0]}
         scalars["tokens_per_second"] = len(values) * self.config.train.batch_size * self.config.train.seq_len / elapsed
         self.writer.write_scalars(step, scalars, "train")
@@ -128,7 +137,7 @@ class Trainer:
             step += 1
             bar.update(1)
             if step % cfg.log_every == 0 or step == cfg.num_steps:
-                self.log_train(step, pending, time.perf_counter() - last_log, bar)
+                self.log_train(step, pending, last_log, bar)
                 pending, last_log = [], time.perf_counter()
             evaluated = step % cfg.eval_every == 0 or step == cfg.num_steps
             if evaluated:
@@ -148,6 +157,7 @@ class Trainer:
 def train_and_evaluate(config, workdir: str) -> dict[str, float]:
     """Trains (or resumes) the run in ``workdir``; returns the final validation metrics."""
     os.makedirs(workdir, exist_ok=True)
+    absolutize_paths(config)
     trainer = Trainer(config, workdir)
     try:
         return trainer.run()

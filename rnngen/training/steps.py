@@ -62,7 +62,7 @@ def make_train_step(apply_fn: ApplyFn, optimizer: optax.GradientTransformation, 
             "loss": loss,
             "bpc": loss / math.log(2.0),
             "perplexity": jnp.exp(loss),
-            "grad_norm": optax.global_norm(grads),
+            "grad_norm": optax.tree.norm(grads),
             "learning_rate": schedule(state.step),
         }
         return new_state, metrics

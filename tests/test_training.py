@@ -1,0 +1,83 @@
+"""Training end to end in-process: checkpoints, resume equality, metrics and events."""
+
+import glob
+import os
+
+import jax
+import numpy as np
+import pytest
+
+import rnngen
+from helpers import read_metrics, tiny_config
+from rnngen.errors import UsageError
+from rnngen.training.checkpointing import Checkpointer
+from rnngen.training.loop import train_and_evaluate
+from rnngen.training.setup import abstract_state, build_setup
+
+
+def assert_trees_equal(a, b):
+    for x, y in zip(jax.tree_util.tree_leaves(a), jax.tree_util.tree_leaves(b), strict=True):
+        np.testing.assert_array_equal(np.asarray(x), np.asarray(y))
+
+
+def test_checkpoint_round_trip(tmp_path, tiny_corpus):
+    config = tiny_config(tiny_corpus)
+    state = build_setup(config, vocab_size=20).state
+    checkpointer = Checkpointer(str(tmp_path))
+    meta = {"config": {"a": 1}, "tokenizer": {"type": "char", "chars": "ab"}, "data_position": {"epoch": 2, "batch": 5}}
+    checkpointer.save(state, meta, val_loss=1.5)
+    restored = checkpointer.restore_state(0, abstract_state(state))
+    assert_trees_equal(restored, state)
+    assert type(restored.opt_state) is type(state.opt_state)
+    assert checkpointer.restore_meta(0) == meta
+    checkpointer.close()
+
+
+def test_keeps_the_latest_and_the_best(tmp_path, tiny_corpus):
+    state = build_setup(tiny_config(tiny_corpus), vocab_size=20).state
+    checkpointer = Checkpointer(str(tmp_path), keep=2)
+    for step, val_loss in [(1, 2.0), (2, 1.0), (3, 3.0), (4, 4.0), (5, None)]:
+        checkpointer.save(state._replace(step=np.int32(step)), {}, val_loss)
+    assert sorted(checkpointer.manager.all_steps()) == [2, 4, 5]
+    assert checkpointer.best_step() == 2 and checkpointer.latest_step() == 5
+    assert checkpointer.resolve("best") == 2 and checkpointer.resolve("4") == 4
+    with pytest.raises(UsageError, match="available steps: 2, 4, 5"):
+        checkpointer.resolve("3")
+    checkpointer.close()
+
+
+def test_resumed_run_equals_uninterrupted_run(tmp_path, tiny_corpus):
+    config = tiny_config(tiny_corpus, **{"model.dropout": 0.2})
+    straight, resumed = str(tmp_path / "straight"), str(tmp_path / "resumed")
+    train_and_evaluate(config, straight)
+    train_and_evaluate(tiny_config(tiny_corpus, **{"model.dropout": 0.2, "train.num_steps": 3}), resumed)
+    train_and_evaluate(config, resumed)  # picks up at step 3
+    a, b = rnngen.load(straight), rnngen.load(resumed)
+    assert a.step == b.step == 6
+    assert_trees_equal(a.trained.params, b.trained.params)
+    losses = lambda workdir: [(r["step"], r["loss"]) for r in read_metrics(workdir, "train")]
+    assert losses(straight) == losses(resumed)
+    assert [r["step"] for r in read_metrics(resumed, "train")] == list(range(1, 7))
+
+
+def test_writes_metrics_samples_and_tensorboard_events(tmp_path, tiny_corpus):
+    workdir = str(tmp_path)
+    final = train_and_evaluate(tiny_config(tiny_corpus), workdir)
+    train = read_metrics(workdir, "train")
+    assert {"loss", "bpc", "perplexity", "grad_norm", "learning_rate", "tokens_per_second"} <= set(train[0])
+    assert np.isclose(train[0]["bpc"], train[0]["loss"] / np.log(2), rtol=1e-5)
+    validation = read_metrics(workdir, "validation")
+    assert [r["step"] for r in validation] == [3, 6] and validation[-1]["loss"] == pytest.approx(final["loss"])
+    samples = read_metrics(workdir, "sample")
+    assert len(samples) == 2 and len(samples[0]["text"]) > 20
+    events = glob.glob(os.path.join(workdir, "tensorboard", "events.out.tfevents.*"))
+    assert events and os.path.getsize(events[0]) > 0
+    from tensorboard_reader import scalar_tags
+
+    assert {"train/loss", "validation/bpc"} <= scalar_tags(events[0])
+
+
+def test_resume_with_a_different_model_is_refused(tmp_path, tiny_corpus):
+    train_and_evaluate(tiny_config(tiny_corpus, **{"train.num_steps": 3}), str(tmp_path))
+    with pytest.raises(UsageError, match="different model config"):
+        train_and_evaluate(tiny_config(tiny_corpus, **{"model.hidden_size": 32}), str(tmp_path))
