@@ -1,6 +1,6 @@
 """Character-level LSTM on tiny_shakespeare.
 
-`configs/shakespeare_char.py`: the full model (3 x 512 LSTM, dropout 0.25).
+`configs/shakespeare_char.py`: the full model (2 x 512 LSTM, dropout 0.2).
 `configs/shakespeare_char.py:quick`: a small model that trains on 2 CPU cores
 in under 10 minutes, evaluation and checkpoints included.
 
@@ -15,23 +15,26 @@ def get_config(variant: str = "full"):
     config = base_config()
     config.data.source = "tiny_shakespeare"
     if variant == "full":
-        config.model.num_layers = 3
+        config.model.num_layers = 2
         config.model.hidden_size = 512
-        config.model.dropout = 0.25
+        config.model.dropout = 0.2
+        config.train.seq_len = 50
         config.train.num_steps = 20000
         config.train.schedule = "warmup_cosine"
         config.train.warmup_steps = 200
         config.train.learning_rate = 2e-3
+        config.train.eval_every = 1000
+        config.train.checkpoint_every = 1000
     elif variant == "quick":
         config.model.num_layers = 1
         config.model.hidden_size = 256
-        config.train.seq_len = 50
-        config.train.num_steps = 4400
+        config.train.seq_len = 25
+        config.train.num_steps = 8000
         config.train.schedule = "warmup_cosine"
         config.train.warmup_steps = 100
         config.train.learning_rate = 3e-3
-        config.train.eval_every = 1100
-        config.train.checkpoint_every = 1100
+        config.train.eval_every = 2000
+        config.train.checkpoint_every = 2000
     else:
         raise UsageError(f"unknown variant {variant!r} of shakespeare_char.py: use full or quick")
     return config

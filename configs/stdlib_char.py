@@ -23,9 +23,13 @@ def get_config(variant: str = "full"):
         config.data.max_chars = 2_000_000
         config.model.num_layers = 1
         config.model.hidden_size = 256
-        config.train.num_steps = 1000
-        config.train.eval_every = 250
-        config.train.checkpoint_every = 250
+        config.train.seq_len = 50
+        config.train.num_steps = 2000
+        config.train.schedule = "warmup_cosine"
+        config.train.warmup_steps = 100
+        config.train.learning_rate = 3e-3
+        config.train.eval_every = 500
+        config.train.checkpoint_every = 500
     else:
         raise UsageError(f"unknown variant {variant!r} of stdlib_char.py: use full or quick")
     return config
