@@ -15,26 +15,19 @@ def get_config(variant: str = "full"):
     config = base_config()
     config.data.source = "tiny_shakespeare"
     if variant == "full":
-        config.model.num_layers = 2
-        config.model.hidden_size = 512
-        config.model.dropout = 0.2
-        config.train.seq_len = 50
-        config.train.num_steps = 20000
-        config.train.schedule = "warmup_cosine"
-        config.train.warmup_steps = 200
-        config.train.learning_rate = 2e-3
-        config.train.eval_every = 1000
-        config.train.checkpoint_every = 1000
+        config.model.update(num_layers=2, hidden_size=512, dropout=0.2)
+        config.train.update(
+            seq_len=50, num_steps=20000, schedule="warmup_cosine", warmup_steps=200, learning_rate=2e-3,
+            eval_every=1000, checkpoint_every=1000,
+        )
     elif variant == "quick":
-        config.model.num_layers = 1
-        config.model.hidden_size = 256
-        config.train.seq_len = 25
-        config.train.num_steps = 8000
-        config.train.schedule = "warmup_cosine"
-        config.train.warmup_steps = 100
-        config.train.learning_rate = 3e-3
-        config.train.eval_every = 2000
-        config.train.checkpoint_every = 2000
+        # Short windows mean many updates per character: on 2 CPU cores this
+        # learns far faster per second than seq_len 100 (measured; see README).
+        config.model.update(num_layers=1, hidden_size=256)
+        config.train.update(
+            seq_len=25, num_steps=8000, schedule="warmup_cosine", warmup_steps=100, learning_rate=3e-3,
+            eval_every=2000, checkpoint_every=2000,
+        )
     else:
         raise UsageError(f"unknown variant {variant!r} of shakespeare_char.py: use full or quick")
     return config

@@ -109,3 +109,14 @@ def test_a_cell_defined_outside_rnngen_is_trained_and_sampled(tmp_path, tiny_cor
            *cli_overrides(tiny_corpus, **{"model.cell": "leaky_rnn", "model.cell_module": str(cell_file), "train.num_steps": 3}))
     text = rnngen("sample", "--workdir", workdir, "--prompt", "KING", "--length", "10").stdout
     assert text.startswith("KING") and len(text.rstrip("\n")) == 14
+
+
+def test_quick_shakespeare_config_trains_from_the_tfds_manual_dir(tmp_path, shakespeare_dir):
+    workdir = str(tmp_path / "run")
+    small = ["--config.model.hidden_size=16", "--config.train.num_steps=2", "--config.train.eval_every=2",
+             "--config.train.checkpoint_every=2", "--config.train.sample_length=10"]
+    rnngen("train", "--config", "configs/shakespeare_char.py:quick", "--workdir", workdir,
+           f"--config.data.manual_dir={shakespeare_dir}", f"--config.data.data_dir={tmp_path / 'tfds'}", *small)
+    assert os.path.isdir(tmp_path / "tfds" / "tiny_shakespeare" / "1.0.0")
+    result = rnngen("eval", "--workdir", workdir, "--split", "test", "--json")
+    assert json.loads(result.stdout.splitlines()[-1])["tokens"] == 55_769  # every test character after the first

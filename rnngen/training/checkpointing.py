@@ -37,7 +37,7 @@ def checkpoint_dir(workdir: str) -> str:
 class Checkpointer:
     """Saves and restores train states and their metadata in ``workdir``."""
 
-    def __init__(self, workdir: str, keep: int = 3, read_only: bool = False):
+    def __init__(self, workdir: str, keep: int = 3, create: bool = True):
         policy = policies.AnyPreservationPolicy(
             [
                 policies.LatestN(n=keep),
@@ -52,8 +52,7 @@ class Checkpointer:
             best_fn=_val_loss,  # also what makes Orbax record the metrics at all
             best_mode="min",
             preservation_policy=policy,
-            create=not read_only,
-            read_only=read_only,
+            create=create,
             enable_async_checkpointing=False,
         )
         self.manager = ocp.CheckpointManager(checkpoint_dir(workdir), options=options)

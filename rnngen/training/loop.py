@@ -65,10 +65,9 @@ class Trainer:
             encode_split(self.tokenizer, texts["train"]), config.train.batch_size, config.train.seq_len, config.seed
         )
         self.val_ids = encode_split(self.tokenizer, texts["validation"])
-        setup = build_setup(config, self.tokenizer.vocab_size)
-        self.setup = setup
+        self.setup = setup = build_setup(config, self.tokenizer.vocab_size)
         self.state, self.position = setup.state, dict(FIRST_POSITION)
-        if meta is not None:
+        if meta is not None:  # resume: the saved state and data position replace the fresh ones
             self.state = self.checkpointer.restore_state(resume_step, abstract_state(setup.state))
             self.position = meta["data_position"]
         self.train_step = make_train_step(setup.apply_fn, setup.optimizer, setup.schedule)

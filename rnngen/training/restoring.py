@@ -24,7 +24,7 @@ class TrainedModel(NamedTuple):
 
 def load_trained(workdir: str, which: str | int = "latest") -> TrainedModel:
     """Restores the checkpoint ``which`` ('latest', 'best' or a step) of ``workdir``."""
-    checkpointer = Checkpointer(workdir, read_only=True)
+    checkpointer = Checkpointer(workdir, create=False)  # loading never writes
     try:
         step = checkpointer.resolve(which)
         meta = checkpointer.restore_meta(step)
