@@ -50,7 +50,7 @@ def apply_override(config: ml_collections.ConfigDict, key: str, text: str) -> No
     expected = node.get_type(name)
     if expected is float and isinstance(value, int) and not isinstance(value, bool):
         value = float(value)
-    if expected is str:
+    if expected is str and value is not None:
         value = text
     try:
         node[name] = value

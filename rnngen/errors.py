@@ -3,3 +3,7 @@
 
 class UsageError(ValueError):
     """A bad command line, config value, prompt or workdir: the message says what to do."""
+
+
+class TrainingDiverged(UsageError):
+    """A non-finite loss or gradient: training stops before anything bad is saved."""

@@ -56,7 +56,9 @@ def top_p_filter(logits: jax.Array, top_p: jax.Array) -> jax.Array:
 def sample_token(key: jax.Array, logits: jax.Array, temperature, top_k, top_p) -> jax.Array:
     """logits [batch, vocab] -> token ids int32 [batch]; temperature 0 is greedy (argmax)."""
     scaled = logits.astype(jnp.float32) / jnp.maximum(temperature, _MIN_TEMPERATURE)
-    filtered = top_p_filter(top_k_filter(scaled, top_k), top_p)
+    # Each filter sorts the vocabulary: skip it at run time when it is off.
+    filtered = jax.lax.cond(top_k > 0, top_k_filter, lambda x, _: x, scaled, top_k)
+    filtered = jax.lax.cond(top_p < 1.0, top_p_filter, lambda x, _: x, filtered, top_p)
     sampled = jax.random.categorical(key, filtered, axis=-1)
     greedy = jnp.argmax(logits, axis=-1)
     return jnp.where(temperature > 0, sampled, greedy).astype(jnp.int32)

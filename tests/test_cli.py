@@ -13,8 +13,12 @@ from helpers import cli_overrides
 RNNGEN = [sys.executable, "-m", "rnngen.cli"]
 
 
-def rnngen(*args, check=True):
-    result = subprocess.run(RNNGEN + list(args), capture_output=True, text=True, timeout=300)
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ENV = {**os.environ, "PYTHONPATH": REPO}  # the package is importable from any working directory
+
+
+def rnngen(*args, check=True, cwd=REPO):
+    result = subprocess.run(RNNGEN + list(args), capture_output=True, text=True, timeout=300, cwd=cwd, env=ENV)
     if check and result.returncode != 0:
         raise AssertionError(f"rnngen {' '.join(args)} failed ({result.returncode}):\n{result.stderr}")
     return result
@@ -77,6 +81,27 @@ def test_bad_override_is_a_clear_error(tmp_path, tiny_corpus):
     assert result.returncode == 2 and "unknown config key 'train.num_stepz'" in result.stderr
 
 
+@pytest.mark.parametrize(
+    "override, message",
+    [("--config.train.eval_every=0", "train.eval_every must be > 0"),
+     ("--config.model.dropout=1.0", "model.dropout must be in [0, 1)"),
+     ("--config.model.cell_module=no_such_module_xyz", "cannot be imported")],
+)
+def test_bad_config_values_are_one_line_errors(tmp_path, tiny_corpus, override, message):
+    workdir = tmp_path / "w"
+    result = rnngen("train", "--config", "configs/stdlib_char.py:quick", "--workdir", str(workdir),
+                    *cli_overrides(tiny_corpus), override, check=False)
+    assert result.returncode == 2 and message in result.stderr and "Traceback" not in result.stderr
+
+
+def test_resuming_with_a_changed_batch_size_is_refused(trained_workdir, tiny_corpus):
+    before = sorted(os.listdir(os.path.join(trained_workdir, "checkpoints")))
+    result = rnngen("train", "--config", "configs/shakespeare_char.py:quick", "--workdir", trained_workdir,
+                    *cli_overrides(tiny_corpus, **{"train.batch_size": 8, "train.num_steps": 9}), check=False)
+    assert result.returncode == 2 and "train.batch_size=4, not 8" in result.stderr
+    assert sorted(os.listdir(os.path.join(trained_workdir, "checkpoints"))) == before
+
+
 def test_help_lists_every_config_key():
     text = rnngen("train", "--help").stdout
     for key in ("seed", "data.source", "data.manual_dir", "model.cell", "train.checkpoint_every"):
@@ -84,7 +109,8 @@ def test_help_lists_every_config_key():
     assert "sample" in rnngen("--help").stdout
 
 
-def test_a_cell_defined_outside_rnngen_is_trained_and_sampled(tmp_path, tiny_corpus):
+@pytest.mark.parametrize("as_module", [False, True], ids=["py_file", "module_name"])
+def test_a_cell_defined_outside_rnngen_is_trained_and_sampled(tmp_path, tiny_corpus, as_module):
     cell_file = tmp_path / "my_cells.py"
     cell_file.write_text(textwrap.dedent('''
         import jax.numpy as jnp
@@ -105,9 +131,12 @@ def test_a_cell_defined_outside_rnngen_is_trained_and_sampled(tmp_path, tiny_cor
                 return h, h
     '''))
     workdir = str(tmp_path / "run")
-    rnngen("train", "--config", "configs/stdlib_char.py:quick", "--workdir", workdir,
-           *cli_overrides(tiny_corpus, **{"model.cell": "leaky_rnn", "model.cell_module": str(cell_file), "train.num_steps": 3}))
-    text = rnngen("sample", "--workdir", workdir, "--prompt", "KING", "--length", "10").stdout
+    cell_module = "my_cells" if as_module else str(cell_file)
+    cwd = str(tmp_path) if as_module else REPO  # a module name is found in the working directory
+    rnngen("train", "--config", os.path.join(REPO, "configs/stdlib_char.py:quick"), "--workdir", workdir,
+           *cli_overrides(tiny_corpus, **{"model.cell": "leaky_rnn", "model.cell_module": cell_module, "train.num_steps": 3}),
+           cwd=cwd)
+    text = rnngen("sample", "--workdir", workdir, "--prompt", "KING", "--length", "10", cwd=cwd).stdout
     assert text.startswith("KING") and len(text.rstrip("\n")) == 14
 
 

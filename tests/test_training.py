@@ -2,6 +2,7 @@
 
 import glob
 import os
+import shutil
 
 import jax
 import numpy as np
@@ -9,7 +10,7 @@ import pytest
 
 import rnngen
 from helpers import read_metrics, tiny_config
-from rnngen.errors import UsageError
+from rnngen.errors import TrainingDiverged, UsageError
 from rnngen.training.checkpointing import Checkpointer
 from rnngen.training.loop import train_and_evaluate
 from rnngen.training.setup import abstract_state, build_setup
@@ -79,5 +80,28 @@ def test_writes_metrics_samples_and_tensorboard_events(tmp_path, tiny_corpus):
 
 def test_resume_with_a_different_model_is_refused(tmp_path, tiny_corpus):
     train_and_evaluate(tiny_config(tiny_corpus, **{"train.num_steps": 3}), str(tmp_path))
-    with pytest.raises(UsageError, match="different model config"):
+    with pytest.raises(UsageError, match="trained with model.hidden_size=16, not 32"):
         train_and_evaluate(tiny_config(tiny_corpus, **{"model.hidden_size": 32}), str(tmp_path))
+    with pytest.raises(UsageError, match="trained with train.batch_size=4, not 8"):
+        train_and_evaluate(tiny_config(tiny_corpus, **{"train.batch_size": 8}), str(tmp_path))
+
+
+def test_a_diverging_run_stops_naming_the_step_and_keeps_the_last_checkpoint(tmp_path, tiny_corpus):
+    workdir = str(tmp_path)
+    train_and_evaluate(tiny_config(tiny_corpus, **{"train.num_steps": 3}), workdir)
+    exploding = tiny_config(tiny_corpus, **{"train.learning_rate": float("inf")})  # NaN parameters at once
+    with pytest.raises(TrainingDiverged, match=r"step \d+: (loss|grad_norm) is (nan|inf).*step 3 is intact"):
+        train_and_evaluate(exploding, workdir)
+    checkpointer = Checkpointer(workdir)
+    assert checkpointer.manager.all_steps() == [3]
+    checkpointer.close()
+    assert rnngen.load(workdir).step == 3
+
+
+def test_an_interrupted_run_logs_every_step_once_after_resuming(tmp_path, tiny_corpus):
+    workdir = str(tmp_path)
+    train_and_evaluate(tiny_config(tiny_corpus, **{"train.num_steps": 5}), workdir)  # checkpoints 3 and 5
+    shutil.rmtree(os.path.join(workdir, "checkpoints", "5"))  # as if killed after logging steps 4-5
+    train_and_evaluate(tiny_config(tiny_corpus), workdir)
+    assert [r["step"] for r in read_metrics(workdir, "train")] == [1, 2, 3, 4, 5, 6]
+    assert [r["step"] for r in read_metrics(workdir, "validation")] == [3, 6]

@@ -11,15 +11,12 @@ on the previous step runs outside the recurrence:
 A researcher's own cell subclasses :class:`RecurrentCell`, decorates itself with
 ``@register_cell("my_cell")`` and is chosen with ``--config.model.cell=my_cell``;
 ``--config.model.cell_module=my_cells.py`` (a file or an importable module name)
-makes rnngen import it first, in training and whenever the checkpoint is loaded.
+makes rnngen import it first (``rnngen.plugins``), in training and whenever the
+checkpoint is loaded.
 """
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
-import os
-import sys
 from typing import Any, Callable
 
 import jax
@@ -55,22 +52,6 @@ def get_cell(name: str) -> type["RecurrentCell"]:
 
 def registered_cells() -> list[str]:
     return sorted(_CELLS)
-
-
-def import_cell_module(spec: str) -> None:
-    """Imports a module that registers cells: a path to a .py file or a dotted module name."""
-    if not spec.endswith(".py"):
-        importlib.import_module(spec)
-        return
-    name = "rnngen_user_cells_" + os.path.splitext(os.path.basename(spec))[0]
-    if name in sys.modules:
-        return
-    if not os.path.isfile(spec):
-        raise UsageError(f"model.cell_module {spec!r} is not a file; give a .py path or a module name")
-    module_spec = importlib.util.spec_from_file_location(name, spec)
-    module = importlib.util.module_from_spec(module_spec)
-    sys.modules[name] = module
-    module_spec.loader.exec_module(module)
 
 
 def _input_kernel(rngs: nnx.Rngs, input_size: int, width: int) -> nnx.Param:

@@ -13,7 +13,7 @@ import jax.numpy as jnp
 from flax import nnx
 
 from rnngen.errors import UsageError
-from rnngen.models.cells import Carry, get_cell, import_cell_module
+from rnngen.models.cells import Carry, get_cell
 
 INPUT_KINDS = ("embedding", "one_hot")
 
@@ -43,8 +43,6 @@ class RNNLanguageModel(nnx.Module):
         input_size = vocab_size if self.one_hot else cfg.embed_dim
         if not self.one_hot:
             self.embed = nnx.Embed(vocab_size, cfg.embed_dim, rngs=rngs)
-        if cfg.get("cell_module"):
-            import_cell_module(cfg.cell_module)
         cell_class = get_cell(cfg.cell)
         sizes = [input_size] + [cfg.hidden_size] * cfg.num_layers
         self.layers = nnx.List(

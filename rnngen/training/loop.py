@@ -12,41 +12,32 @@ from tqdm.auto import tqdm
 
 from rnngen.data.batching import TBPTTBatcher
 from rnngen.data.corpus import encode_split, load_corpus
-from rnngen.errors import UsageError
+from rnngen.errors import TrainingDiverged
 from rnngen.sampling import sample
 from rnngen.training.checkpointing import Checkpointer, config_from_meta, make_meta
 from rnngen.training.evaluation import evaluate
 from rnngen.training.metrics_writer import MetricWriter
+from rnngen.training.run_checks import absolutize_paths, check_resumable, validate_config
 from rnngen.training.setup import abstract_state, build_setup
 from rnngen.training.steps import make_eval_step, make_train_step
 
 FIRST_POSITION = {"epoch": 0, "batch": 0}
 
 
-def check_resumable(config, meta: dict | None) -> None:
-    """Refuses to resume a checkpoint whose model or data differ from ``config``."""
-    if meta is None:
-        return
-    saved = config_from_meta(meta)
-    for section in ("model", "data"):
-        if saved[section].to_json(sort_keys=True) != config[section].to_json(sort_keys=True):
-            raise UsageError(
-                f"the workdir holds a run with a different {section} config; "
-                f"use a new --workdir or the saved {section} settings"
-            )
-
-
-def absolutize_paths(config) -> None:
-    """Makes the config's paths absolute, so the saved config works from any directory."""
-    for section, name in (("data", "path"), ("data", "manual_dir"), ("data", "data_dir"), ("model", "cell_module")):
-        value = config[section][name]
-        if value and (name != "cell_module" or value.endswith(".py")):
-            config[section][name] = os.path.abspath(os.path.expanduser(value))
-
-
 def sample_prompt(tokenizer, train_text: str) -> str:
     """The prompt of evaluation samples: a newline if known, else the corpus' first character."""
     return "\n" if not tokenizer.unknown_chars("\n") else train_text[0]
+
+
+def ensure_finite(step: int, scalars: dict[str, float], names: tuple[str, ...], last_saved: int | None) -> None:
+    """Stops training with a clear message when one of ``names`` is NaN or infinite."""
+    bad = [name for name in names if name in scalars and not np.isfinite(scalars[name])]
+    if bad:
+        kept = "no checkpoint was saved yet" if last_saved is None else f"the checkpoint of step {last_saved} is intact"
+        raise TrainingDiverged(
+            f"step {step}: {bad[0]} is {scalars[bad[0]]}; {kept}. Lower --config.train.learning_rate "
+            "or set --config.train.grad_clip, then run the same command to resume"
+        )
 
 
 class Trainer:
@@ -58,7 +49,8 @@ class Trainer:
         self.checkpointer = Checkpointer(workdir, keep=config.train.keep_checkpoints)
         resume_step = self.checkpointer.latest_step()
         meta = None if resume_step is None else self.checkpointer.restore_meta(resume_step)
-        check_resumable(config, meta)
+        if meta is not None:
+            check_resumable(config, config_from_meta(meta))
         self.tokenizer, texts = load_corpus(config.data, meta and meta["tokenizer"])
         self.prompt = sample_prompt(self.tokenizer, texts["train"])
         self.batcher = TBPTTBatcher(
@@ -73,7 +65,7 @@ class Trainer:
         self.train_step = make_train_step(setup.apply_fn, setup.optimizer, setup.schedule)
         self.eval_step = make_eval_step(setup.apply_fn)
         self.eval_carry = setup.model.zero_carry(config.train.eval_batch_size)
-        self.writer = MetricWriter(workdir)
+        self.writer = MetricWriter(workdir, start_step=resume_step or 0)
 
     def next_batch(self) -> dict[str, np.ndarray]:
         """The next training windows; advances the data position."""
@@ -86,6 +78,7 @@ class Trainer:
         values = jax.device_get(pending)  # waits for the dispatched steps, so the timing is real
         elapsed = time.perf_counter() - since
         scalars = {name: float(np.mean([m[name] for m in values])) for name in values[0]}
+        ensure_finite(step, scalars, ("loss", "grad_norm"), self.checkpointer.latest_step())
         scalars["tokens_per_second"] = len(values) * self.config.train.batch_size * self.config.train.seq_len / elapsed
         self.writer.write_scalars(step, scalars, "train")
         bar.set_postfix(loss=f"{scalars['loss']:.3f}", tok_s=f"{scalars['tokens_per_second']:.0f}")
@@ -115,7 +108,12 @@ class Trainer:
         )
         return metrics
 
-    def save(self, val_loss: float | None) -> None:
+    def save(self, step: int, step_metrics: dict, val_loss: float | None) -> None:
+        """Checkpoints the current state, unless its loss, gradient or validation loss is not finite."""
+        scalars = {name: float(value) for name, value in jax.device_get(step_metrics).items()}
+        if val_loss is not None:
+            scalars["validation loss"] = val_loss
+        ensure_finite(step, scalars, ("loss", "grad_norm", "validation loss"), self.checkpointer.latest_step())
         meta = make_meta(self.config, self.tokenizer.to_json(), self.position)
         self.checkpointer.save(self.state, meta, val_loss)
 
@@ -125,7 +123,7 @@ class Trainer:
         step = int(jax.device_get(self.state.step))
         if step >= cfg.num_steps:
             tqdm.write(f"already trained to step {step} (train.num_steps={cfg.num_steps}); raise it to go on")
-            return self.evaluate_and_sample(step)
+            return {}
         metrics, pending = {}, []
         bar = tqdm(total=cfg.num_steps, initial=step, desc="train", unit="step", dynamic_ncols=True, mininterval=1.0)
         last_log = time.perf_counter()
@@ -142,7 +140,7 @@ class Trainer:
             if evaluated:
                 metrics = self.evaluate_and_sample(step)
             if step % cfg.checkpoint_every == 0 or step == cfg.num_steps:
-                self.save(metrics["loss"] if evaluated else None)
+                self.save(step, step_metrics, metrics["loss"] if evaluated else None)
             if evaluated:
                 last_log = time.perf_counter()  # time spent evaluating is not training time
         bar.close()
@@ -155,8 +153,9 @@ class Trainer:
 
 def train_and_evaluate(config, workdir: str) -> dict[str, float]:
     """Trains (or resumes) the run in ``workdir``; returns the final validation metrics."""
-    os.makedirs(workdir, exist_ok=True)
+    validate_config(config)
     absolutize_paths(config)
+    os.makedirs(workdir, exist_ok=True)
     trainer = Trainer(config, workdir)
     try:
         return trainer.run()

@@ -9,13 +9,30 @@ import time
 from tensorboardX import SummaryWriter
 
 
+def drop_records_after(path: str, step: int) -> None:
+    """Rewrites the JSON lines file at ``path`` without the records of steps after ``step``."""
+    if not os.path.exists(path):
+        return
+    with open(path, encoding="utf-8") as f:
+        kept = [line for line in f if line.strip() and json.loads(line)["step"] <= step]
+    with open(path + ".tmp", "w", encoding="utf-8") as f:
+        f.writelines(kept)
+    os.replace(path + ".tmp", path)
+
+
 class MetricWriter:
     """One writer for a workdir: TensorBoard events under ``WORKDIR/tensorboard``
-    and one JSON object per line in ``WORKDIR/metrics.jsonl``."""
+    and one JSON object per line in ``WORKDIR/metrics.jsonl``.
 
-    def __init__(self, workdir: str):
-        self._tensorboard = SummaryWriter(logdir=os.path.join(workdir, "tensorboard"))
-        self._jsonl = open(os.path.join(workdir, "metrics.jsonl"), "a", encoding="utf-8")
+    A run that starts at ``start_step`` (a resumed one) first drops what an
+    interrupted run logged after that step, so every step is logged once.
+    """
+
+    def __init__(self, workdir: str, start_step: int = 0):
+        jsonl_path = os.path.join(workdir, "metrics.jsonl")
+        drop_records_after(jsonl_path, start_step)
+        self._tensorboard = SummaryWriter(logdir=os.path.join(workdir, "tensorboard"), purge_step=start_step + 1)
+        self._jsonl = open(jsonl_path, "a", encoding="utf-8")
 
     def write_scalars(self, step: int, scalars: dict[str, float], prefix: str) -> None:
         """Writes ``scalars`` as ``prefix/name`` (e.g. train/loss) and one JSON line."""
@@ -29,10 +46,6 @@ class MetricWriter:
         # Markdown in TensorBoard's text plugin: keep line breaks with a code block.
         self._tensorboard.add_text(tag, "```\n" + text + "\n```", step)
         self._jsonl.write(json.dumps({"step": step, "split": tag, "text": text}) + "\n")
-        self._jsonl.flush()
-
-    def flush(self) -> None:
-        self._tensorboard.flush()
         self._jsonl.flush()
 
     def close(self) -> None:

@@ -9,6 +9,7 @@ import optax
 from flax import nnx
 
 from rnngen.models.language_model import RNNLanguageModel, build_model
+from rnngen.plugins import import_cell_module
 from rnngen.training.optimizer import make_optimizer, make_schedule
 from rnngen.training.state import TrainState, create_train_state
 from rnngen.training.steps import ApplyFn, make_apply_fn
@@ -27,6 +28,7 @@ class Setup(NamedTuple):
 
 def build_setup(config, vocab_size: int) -> Setup:
     """Initialises the model from ``config.seed`` and a step-0 train state."""
+    import_cell_module(config.model.cell_module)
     model = build_model(vocab_size, config.model, config.seed)
     graphdef, params = nnx.split(model)
     optimizer = make_optimizer(config.train)

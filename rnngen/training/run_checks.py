@@ -1,0 +1,64 @@
+"""Checks of a training config before any work starts: values, and resume compatibility."""
+
+from __future__ import annotations
+
+import json
+import os
+
+from rnngen.errors import UsageError
+
+POSITIVE_INTS = (
+    "train.batch_size", "train.seq_len", "train.num_steps", "train.log_every", "train.eval_every",
+    "train.eval_batch_size", "train.checkpoint_every", "train.keep_checkpoints", "train.sample_length",
+    "model.num_layers", "model.hidden_size", "model.embed_dim",
+)
+
+# What a checkpoint's state and data position depend on: resuming with other values is refused.
+# Where the data lives (data.manual_dir, data.data_dir) may change.
+RESUME_KEYS = (
+    "seed", "data.source", "data.path", "data.split_fractions", "data.max_chars",
+    "model.cell", "model.cell_module", "model.num_layers", "model.hidden_size", "model.input",
+    "model.embed_dim", "model.dropout", "model.forget_bias",
+    "train.batch_size", "train.seq_len", "train.optimizer",
+)
+
+
+def lookup(config, key: str):
+    node = config
+    for part in key.split("."):
+        node = node[part]
+    return node
+
+
+def validate_config(config) -> None:
+    """Raises a UsageError naming the first out-of-range training setting."""
+    for key in POSITIVE_INTS:
+        if lookup(config, key) <= 0:
+            raise UsageError(f"--config.{key} must be > 0, got {lookup(config, key)}")
+    if not 0.0 <= config.model.dropout < 1.0:
+        raise UsageError(f"--config.model.dropout must be in [0, 1), got {config.model.dropout}")
+    if config.train.learning_rate <= 0:
+        raise UsageError(f"--config.train.learning_rate must be > 0, got {config.train.learning_rate}")
+    if config.train.grad_clip < 0:
+        raise UsageError(f"--config.train.grad_clip must be >= 0 (0 is off), got {config.train.grad_clip}")
+
+
+def check_resumable(config, saved_config) -> None:
+    """Refuses to resume a run saved with settings its state depends on changed."""
+    for key in RESUME_KEYS + ("train.grad_clip",):
+        new, old = lookup(config, key), lookup(saved_config, key)
+        if key == "train.grad_clip":  # the optimizer state only changes shape when clipping turns on or off
+            new, old = new > 0, old > 0
+        if json.dumps(new) != json.dumps(old):
+            raise UsageError(
+                f"the workdir holds a run trained with {key}={old!r}, not {new!r}: "
+                "resume with the saved value or use a new --workdir"
+            )
+
+
+def absolutize_paths(config) -> None:
+    """Makes the config's paths absolute, so the saved config works from any directory."""
+    for section, name in (("data", "path"), ("data", "manual_dir"), ("data", "data_dir"), ("model", "cell_module")):
+        value = config[section][name]
+        if value and (name != "cell_module" or value.endswith(".py")):
+            config[section][name] = os.path.abspath(os.path.expanduser(value))
