@@ -76,12 +76,15 @@ class RecurrentCell(nnx.Module):
         return cls(input_size, hidden_size, rngs=rngs)
 
     def project_inputs(self, xs: jax.Array) -> jax.Array:
+        """xs [batch, time, input] -> [batch, time, proj]; runs once, outside the scan."""
         raise NotImplementedError
 
     def step(self, carry: Carry, x_t: jax.Array) -> tuple[Carry, jax.Array]:
+        """(carry, x_t [batch, proj]) -> (new carry, h_t [batch, hidden]); one step inside the scan."""
         raise NotImplementedError
 
     def zero_carry(self, batch_size: int) -> Carry:
+        """The initial carry: zeros [batch, hidden] (override for another structure)."""
         return jnp.zeros((batch_size, self.hidden_size), jnp.float32)
 
     def __call__(self, xs: jax.Array, carry: Carry) -> tuple[jax.Array, Carry]:

@@ -19,7 +19,7 @@ INPUT_KINDS = ("embedding", "one_hot")
 
 
 def dropout(x: jax.Array, rate: float, key: jax.Array | None) -> jax.Array:
-    """Inverted dropout with an explicit key; the identity when key is None."""
+    """Inverted dropout of x [...] with an explicit key; the identity when key is None."""
     if key is None or rate <= 0.0:
         return x
     keep = jax.random.bernoulli(key, 1.0 - rate, x.shape)

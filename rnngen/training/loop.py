@@ -68,7 +68,7 @@ class Trainer:
         self.writer = MetricWriter(workdir, start_step=resume_step or 0)
 
     def next_batch(self) -> dict[str, np.ndarray]:
-        """The next training windows; advances the data position."""
+        """The next batch: inputs, targets int32 [batch, seq_len], reset bool []; advances the data position."""
         windows, starts_stream = self.batcher.window(self.position)
         self.position = self.batcher.next_position(self.position)
         return {"inputs": windows[:, :-1], "targets": windows[:, 1:], "reset": np.asarray(starts_stream)}

@@ -1,0 +1,48 @@
+"""Config files and command-line overrides."""
+
+import pathlib
+
+import pytest
+
+from rnngen.config import KEY_HELP, base_config, config_keys
+from rnngen.config_files import apply_overrides, load_config
+from rnngen.errors import UsageError
+
+CONFIGS = pathlib.Path(__file__).resolve().parents[1] / "configs"
+
+
+def test_every_config_key_is_documented():
+    assert set(config_keys(base_config())) == set(KEY_HELP)
+
+
+def test_overrides_are_typed():
+    config = apply_overrides(base_config(), [
+        "--config.train.num_steps=7", "--config.train.learning_rate=1", "--config.data.path=123",
+        "--config.data.split_fractions=(0.8,0.1,0.1)", "--config.model.cell", "gru", "--config.data.max_chars=None",
+    ])
+    assert config.train.num_steps == 7 and config.train.learning_rate == 1.0
+    assert config.data.path == "123" and config.data.split_fractions == (0.8, 0.1, 0.1)
+    assert config.model.cell == "gru" and config.data.max_chars is None
+
+
+@pytest.mark.parametrize(
+    "override, message",
+    [("--config.train.num_steps=abc", "expected a value of type int"),
+     ("--config.train.nope=1", "unknown config key 'train.nope'"),
+     ("--config.nope.x=1", "unknown config key 'nope.x'"),
+     ("--config.train.num_steps", "needs a value"),
+     ("--steps=3", "unrecognized argument")],
+)
+def test_bad_overrides_are_usage_errors(override, message):
+    with pytest.raises(UsageError, match=message):
+        apply_overrides(base_config(), [override])
+
+
+def test_config_variants_load():
+    assert load_config(f"{CONFIGS}/shakespeare_char.py:quick").model.num_layers == 1
+    assert load_config(f"{CONFIGS}/shakespeare_char.py").model.hidden_size == 512
+    assert load_config(f"{CONFIGS}/stdlib_char.py:quick").data.source == "stdlib"
+    with pytest.raises(UsageError, match="unknown variant 'huge'"):
+        load_config(f"{CONFIGS}/stdlib_char.py:huge")
+    with pytest.raises(UsageError, match="not found"):
+        load_config(f"{CONFIGS}/missing.py")
