@@ -17,7 +17,7 @@ def get_config(variant: str = "full"):
     if variant == "full":
         config.model.update(num_layers=2, hidden_size=512, dropout=0.2)
         config.train.update(
-            seq_len=50, num_steps=20000, schedule="warmup_cosine", warmup_steps=200, learning_rate=2e-3,
+            seq_len=50, num_steps=5000, schedule="warmup_cosine", warmup_steps=200, learning_rate=2e-3,
             eval_every=1000, checkpoint_every=1000,
         )
     elif variant == "quick":
