@@ -29,10 +29,11 @@ def sample_prompt(tokenizer, train_text: str) -> str:
     return "\n" if not tokenizer.unknown_chars("\n") else train_text[0]
 
 
-def ensure_finite(step: int, scalars: dict[str, float], names: tuple[str, ...], last_saved: int | None) -> None:
+def ensure_finite(step: int, scalars: dict[str, float], names: tuple[str, ...], checkpointer: Checkpointer) -> None:
     """Stops training with a clear message when one of ``names`` is NaN or infinite."""
     bad = [name for name in names if name in scalars and not np.isfinite(scalars[name])]
     if bad:
+        last_saved = checkpointer.latest_step()
         kept = "no checkpoint was saved yet" if last_saved is None else f"the checkpoint of step {last_saved} is intact"
         raise TrainingDiverged(
             f"step {step}: {bad[0]} is {scalars[bad[0]]}; {kept}. Lower --config.train.learning_rate "
@@ -78,7 +79,7 @@ class Trainer:
         values = jax.device_get(pending)  # waits for the dispatched steps, so the timing is real
         elapsed = time.perf_counter() - since
         scalars = {name: float(np.mean([m[name] for m in values])) for name in values[0]}
-        ensure_finite(step, scalars, ("loss", "grad_norm"), self.checkpointer.latest_step())
+        ensure_finite(step, scalars, ("loss", "grad_norm"), self.checkpointer)
         scalars["tokens_per_second"] = len(values) * self.config.train.batch_size * self.config.train.seq_len / elapsed
         self.writer.write_scalars(step, scalars, "train")
         bar.set_postfix(loss=f"{scalars['loss']:.3f}", tok_s=f"{scalars['tokens_per_second']:.0f}")
@@ -113,7 +114,7 @@ class Trainer:
         scalars = {name: float(value) for name, value in jax.device_get(step_metrics).items()}
         if val_loss is not None:
             scalars["validation loss"] = val_loss
-        ensure_finite(step, scalars, ("loss", "grad_norm", "validation loss"), self.checkpointer.latest_step())
+        ensure_finite(step, scalars, ("loss", "grad_norm", "validation loss"), self.checkpointer)
         meta = make_meta(self.config, self.tokenizer.to_json(), self.position)
         self.checkpointer.save(self.state, meta, val_loss)
 

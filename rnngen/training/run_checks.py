@@ -19,7 +19,7 @@ RESUME_KEYS = (
     "seed", "data.source", "data.path", "data.split_fractions", "data.max_chars",
     "model.cell", "model.cell_module", "model.num_layers", "model.hidden_size", "model.input",
     "model.embed_dim", "model.dropout", "model.forget_bias",
-    "train.batch_size", "train.seq_len", "train.optimizer",
+    "train.batch_size", "train.seq_len", "train.optimizer", "train.grad_clip",
 )
 
 
@@ -28,6 +28,12 @@ def lookup(config, key: str):
     for part in key.split("."):
         node = node[part]
     return node
+
+
+def resume_value(config, key: str):
+    """The part of a setting the saved state depends on: for grad_clip only whether it is on."""
+    value = lookup(config, key)
+    return value > 0 if key == "train.grad_clip" else value
 
 
 def validate_config(config) -> None:
@@ -45,10 +51,8 @@ def validate_config(config) -> None:
 
 def check_resumable(config, saved_config) -> None:
     """Refuses to resume a run saved with settings its state depends on changed."""
-    for key in RESUME_KEYS + ("train.grad_clip",):
-        new, old = lookup(config, key), lookup(saved_config, key)
-        if key == "train.grad_clip":  # the optimizer state only changes shape when clipping turns on or off
-            new, old = new > 0, old > 0
+    for key in RESUME_KEYS:
+        new, old = resume_value(config, key), resume_value(saved_config, key)
         if json.dumps(new) != json.dumps(old):
             raise UsageError(
                 f"the workdir holds a run trained with {key}={old!r}, not {new!r}: "
