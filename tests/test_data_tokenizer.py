@@ -29,8 +29,8 @@ def test_unseen_chars_map_to_unk_and_decode_to_replacement_char():
     tok = CharTokenizer.from_text("abc")
     np.testing.assert_array_equal(tok.encode("azb€"), [1, 0, 2, 0])
     assert tok.decode(tok.encode("azb€")) == "a\ufffdb\ufffd"
-    assert tok.unknown_chars("zabz€y") == ["y", "z", "€"]
-    assert tok.unknown_chars("cab") == []
+    assert tok.unknown_tokens("zabz€y") == ["y", "z", "€"]
+    assert tok.unknown_tokens("cab") == []
 
 
 def test_empty_text_and_out_of_range_ids():

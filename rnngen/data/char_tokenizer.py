@@ -26,8 +26,8 @@ class CharTokenizer:
         self._table = np.concatenate([[ord(UNK_CHAR)], self._codes]).astype("<u4")
 
     @classmethod
-    def from_text(cls, train_text: str) -> CharTokenizer:
-        """Vocabulary: the sorted distinct characters of `train_text`."""
+    def from_text(cls, train_text: str, tokenizer_config=None) -> CharTokenizer:
+        """Vocabulary: the sorted distinct characters of `train_text` (the config has no char options)."""
         return cls(sorted(set(train_text)))
 
     @property
@@ -43,6 +43,11 @@ class CharTokenizer:
         known[known] = self._codes[pos[known]] == codes[known]
         return np.where(known, pos + 1, self.unk_id).astype(np.int32)
 
+    def encode_with_offsets(self, text: str) -> tuple[np.ndarray, np.ndarray]:
+        """(int32 ids [n], int64 character offsets [n] where each token starts in `text`)."""
+        ids = self.encode(text)
+        return ids, np.arange(len(ids), dtype=np.int64)
+
     def decode(self, ids) -> str:
         """Text of int ids [n]; `unk_id` decodes to "\\ufffd"."""
         ids = np.asarray(ids, dtype=np.int64).reshape(-1)
@@ -50,8 +55,8 @@ class CharTokenizer:
             raise DataError(f"ids outside [0, {self.vocab_size}) cannot be decoded")
         return self._table[ids].tobytes().decode("utf-32-le", "surrogatepass")
 
-    def unknown_chars(self, text: str) -> list[str]:
-        """Sorted distinct characters of `text` outside the vocabulary."""
+    def unknown_tokens(self, text: str) -> list[str]:
+        """Sorted distinct characters of `text` that would encode to `unk_id`."""
         return sorted(set(text) - set(self.chars))
 
     def to_json(self) -> dict:

@@ -1,12 +1,26 @@
-"""Restores any tokenizer from its `to_json()` dict, by its "type" field."""
+"""The tokenizer registry: build one from the config, or restore one from its `to_json()` dict."""
 
 from __future__ import annotations
 
 from rnngen.data.char_tokenizer import CharTokenizer
 from rnngen.data.errors import DataError
+from rnngen.data.subword_tokenizer import SubwordTokenizer
+from rnngen.data.word_tokenizer import WordTokenizer
 
-# "type" -> class with `from_json`; word/subword tokenizers register here.
-TOKENIZERS = {CharTokenizer.type_name: CharTokenizer}
+# "type" (= tokenizer.kind) -> class with `from_text` and `from_json`.
+# SubwordTokenizer imports sentencepiece only when one is built or restored.
+TOKENIZERS = {cls.type_name: cls for cls in (CharTokenizer, WordTokenizer, SubwordTokenizer)}
+
+
+def build_tokenizer(tokenizer_config, train_text: str):
+    """Learns the tokenizer `tokenizer_config.kind` names from the training split's text."""
+    cls = TOKENIZERS.get(tokenizer_config.kind)
+    if cls is None:
+        raise DataError(
+            f"unknown tokenizer kind {tokenizer_config.kind!r}: known kinds are {sorted(TOKENIZERS)}, "
+            "e.g. --config.tokenizer.kind=char"
+        )
+    return cls.from_text(train_text, tokenizer_config)
 
 
 def tokenizer_from_json(d: dict):
