@@ -18,6 +18,12 @@ KEY_HELP: dict[str, str] = {
     "data.data_dir": "TFDS data dir where prepared data is cached (default: TFDS's)",
     "data.split_fractions": "(train, validation, test) fractions for text and stdlib sources",
     "data.max_chars": "cap on the stdlib corpus size in characters (None: no cap)",
+    "tokenizer.kind": "char | word (regex words, punctuation, newlines) | subword (SentencePiece)",
+    "tokenizer.lowercase": "lowercase the text before word tokenization (tokenizer.kind=word)",
+    "tokenizer.min_count": "words seen fewer times in the training split become <unk> (word)",
+    "tokenizer.max_size": "cap on the word vocabulary, <unk> included; 0: no cap (word)",
+    "tokenizer.vocab_size": "SentencePiece vocabulary size (subword)",
+    "tokenizer.subword_model": "bpe | unigram (subword)",
     "model.cell": "registered cell name: lstm | gru | rnn | your own",
     "model.cell_module": "a .py file or module name imported first; it registers your own cells",
     "model.num_layers": "number of stacked recurrent layers",
@@ -26,6 +32,7 @@ KEY_HELP: dict[str, str] = {
     "model.embed_dim": "embedding size (model.input=embedding)",
     "model.dropout": "dropout on the embedding, between layers and before the output layer",
     "model.forget_bias": "initial LSTM forget-gate bias",
+    "model.tie_embeddings": "share the embedding matrix with the output layer (a projection maps hidden_size to embed_dim)",
     "train.batch_size": "number of parallel contiguous streams",
     "train.seq_len": "truncated-BPTT window length in tokens",
     "train.num_steps": "total optimizer steps (a resumed run continues to this)",
@@ -37,12 +44,13 @@ KEY_HELP: dict[str, str] = {
     "train.schedule": "constant | warmup_cosine",
     "train.warmup_steps": "linear warmup steps (warmup_cosine)",
     "train.final_lr_fraction": "cosine decays to learning_rate * this",
+    "train.loss_chunk_size": "tokens per chunk of the output layer + loss; 0: auto (chunks of <= 32 MiB logits), -1: never chunk",
     "train.log_every": "steps between training-metric log lines",
     "train.eval_every": "steps between evaluations on the whole validation split",
     "train.eval_batch_size": "streams used by evaluation",
     "train.checkpoint_every": "steps between checkpoints",
     "train.keep_checkpoints": "how many latest checkpoints to keep (the best is kept too)",
-    "train.sample_length": "characters of the sample generated at every evaluation",
+    "train.sample_length": "tokens of the sample generated at every evaluation",
     "train.sample_temperature": "temperature of that sample",
 }
 
@@ -60,6 +68,14 @@ def base_config() -> ml_collections.ConfigDict:
     config.data.split_fractions = (0.9, 0.05, 0.05)
     config.data.max_chars = config_dict.placeholder(int)
 
+    config.tokenizer = ml_collections.ConfigDict()
+    config.tokenizer.kind = "char"
+    config.tokenizer.lowercase = False
+    config.tokenizer.min_count = 1
+    config.tokenizer.max_size = 0
+    config.tokenizer.vocab_size = 2000
+    config.tokenizer.subword_model = "bpe"
+
     config.model = ml_collections.ConfigDict()
     config.model.cell = "lstm"
     config.model.cell_module = config_dict.placeholder(str)
@@ -69,6 +85,7 @@ def base_config() -> ml_collections.ConfigDict:
     config.model.embed_dim = 64
     config.model.dropout = 0.0
     config.model.forget_bias = 1.0
+    config.model.tie_embeddings = False
 
     config.train = ml_collections.ConfigDict()
     config.train.batch_size = 64
@@ -82,6 +99,7 @@ def base_config() -> ml_collections.ConfigDict:
     config.train.schedule = "constant"
     config.train.warmup_steps = 0
     config.train.final_lr_fraction = 0.1
+    config.train.loss_chunk_size = 0
     config.train.log_every = 50
     config.train.eval_every = 500
     config.train.eval_batch_size = 16

@@ -1,12 +1,15 @@
-"""The stacked language model: shapes, carry continuity, dropout, one-hot input."""
+"""The stacked language model: shapes, carry continuity, dropout, one-hot input, tied embeddings."""
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from flax import nnx
 
 from rnngen.config import base_config
-from rnngen.models import build_model, zero_carry
+from rnngen.errors import UsageError
+from rnngen.models import build_model, parameter_counts, zero_carry
+from rnngen.training.run_checks import validate_config
 from rnngen.training.setup import build_setup
 from rnngen.training.steps import make_train_step
 
@@ -55,7 +58,7 @@ def test_train_step_carries_the_final_state_and_resets_on_a_new_stream():
     config.model.update(dict(small_model_config()))
     config.train.batch_size = 2
     setup = build_setup(config, VOCAB)
-    train_step = make_train_step(setup.apply_fn, setup.optimizer, setup.schedule)
+    train_step = make_train_step(setup.loss_fn, setup.optimizer, setup.schedule)
     window = tokens((2, 9))
     batch = {"inputs": window[:, :-1], "targets": window[:, 1:], "reset": np.asarray(False)}
     params_before = setup.state.params
@@ -77,3 +80,72 @@ def test_train_step_carries_the_final_state_and_resets_on_a_new_stream():
 def test_unknown_input_kind_is_rejected():
     with pytest.raises(ValueError, match="model.input"):
         build_model(VOCAB, small_model_config(input="bytes"), seed=0)
+
+
+def pure_params(model):
+    return nnx.to_pure_dict(nnx.split(model)[1])
+
+
+def test_call_is_the_output_layer_on_the_features():
+    model = build_model(VOCAB, small_model_config(dropout=0.5), seed=0)
+    sequence, key = tokens((2, 7)), jax.random.PRNGKey(3)
+    hidden, carry = model.features(sequence, zero_carry(model, 2), dropout_key=key)
+    logits, call_carry = model(sequence, zero_carry(model, 2), dropout_key=key)
+    assert hidden.shape == (2, 7, 16)
+    np.testing.assert_allclose(model.logits(hidden), logits, rtol=1e-6)
+    for got, want in zip(jax.tree_util.tree_leaves(call_carry), jax.tree_util.tree_leaves(carry)):
+        np.testing.assert_array_equal(got, want)
+
+
+@pytest.mark.parametrize("embed_dim, output_keys", [(8, {"output_bias", "output_projection"}), (16, {"output_bias"})])
+def test_tied_output_layer_reuses_the_embedding(embed_dim, output_keys):
+    untied = build_model(VOCAB, small_model_config(embed_dim=embed_dim), seed=0)
+    tied = build_model(VOCAB, small_model_config(embed_dim=embed_dim, tie_embeddings=True), seed=0)
+    assert set(pure_params(untied)) == {"embed", "layers", "output"}
+    assert set(pure_params(tied)) == {"embed", "layers"} | output_keys
+    hidden, _ = tied.features(tokens((2, 5)), zero_carry(tied, 2))
+    projected = hidden @ tied.output_projection.kernel[...] if embed_dim != 16 else hidden
+    want = projected @ tied.embed.embedding[...].T + tied.output_bias[...]
+    np.testing.assert_allclose(tied.logits(hidden), want, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("embed_dim", [8, 16])
+def test_tying_saves_the_output_kernel(embed_dim):
+    hidden = 16
+    untied = parameter_counts(pure_params(build_model(VOCAB, small_model_config(embed_dim=embed_dim), seed=0)))
+    tied = parameter_counts(
+        pure_params(build_model(VOCAB, small_model_config(embed_dim=embed_dim, tie_embeddings=True), seed=0))
+    )
+    assert untied["output"] == hidden * VOCAB + VOCAB
+    assert tied["output"] == (hidden * embed_dim if embed_dim != hidden else 0) + VOCAB
+    assert tied["embedding"] == untied["embedding"] == VOCAB * embed_dim
+    assert tied["recurrent"] == untied["recurrent"]
+    for counts in (tied, untied):
+        assert counts["total"] == counts["embedding"] + counts["recurrent"] + counts["output"]
+    assert untied["total"] - tied["total"] == untied["output"] - tied["output"]
+
+
+@pytest.mark.parametrize("tie", [False, True])
+def test_the_output_layer_trains_the_tied_embedding(tie):
+    """Token 0 never comes in as input: only a tied output layer gives its embedding row a gradient."""
+    model = build_model(VOCAB, small_model_config(tie_embeddings=tie), seed=0)
+    graphdef, params = nnx.split(model)
+    inputs = tokens((2, 6)) % (VOCAB - 1) + 1
+    targets = jnp.zeros((2, 6), jnp.int32)
+
+    def loss(params):
+        logits, _ = nnx.merge(graphdef, params)(inputs, zero_carry(model, 2))
+        return jnp.mean(-jax.nn.log_softmax(logits)[..., 0])
+
+    grads = jax.grad(loss)(nnx.to_pure_dict(params))
+    row_zero = np.abs(np.asarray(grads["embed"]["embedding"][0])).max()
+    assert (row_zero > 0) == tie
+
+
+def test_tying_needs_an_embedding_input():
+    with pytest.raises(UsageError, match="model.input=embedding"):
+        build_model(VOCAB, small_model_config(input="one_hot", tie_embeddings=True), seed=0)
+    config = base_config()
+    config.model.input, config.model.tie_embeddings = "one_hot", True
+    with pytest.raises(UsageError, match="tie_embeddings"):
+        validate_config(config)

@@ -2,6 +2,7 @@
 
 from rnngen.models.cells import GRUCell, LSTMCell, RecurrentCell, SimpleRNNCell, get_cell, register_cell, registered_cells
 from rnngen.models.language_model import RNNLanguageModel, build_model, dropout, zero_carry
+from rnngen.models.parameters import parameter_counts
 
 __all__ = [
     "GRUCell",
@@ -12,6 +13,7 @@ __all__ = [
     "build_model",
     "dropout",
     "get_cell",
+    "parameter_counts",
     "register_cell",
     "registered_cells",
     "zero_carry",

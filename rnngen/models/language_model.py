@@ -1,9 +1,16 @@
 """The stacked recurrent language model.
 
-``model(tokens [batch, time], carry) -> (logits [batch, time, vocab], carry)``.
-The embedding lookup, every layer's input projection and the output projection
-run over the whole ``[batch, time]`` block; only the recurrence itself runs in
-``jax.lax.scan`` (inside each cell).
+``model(tokens [batch, time], carry) -> (logits [batch, time, vocab], carry)``,
+which is ``model.logits(model.features(tokens, carry))``: the training loss calls
+the two halves separately so that it can run the output layer in chunks of tokens
+(``rnngen.training.losses``). The embedding lookup, every layer's input
+projection and the output projection run over the whole ``[batch, time]`` block;
+only the recurrence itself runs in ``jax.lax.scan`` (inside each cell).
+
+Parameter names: ``embed`` (the embedding), ``layers`` (the recurrent cells) and
+the output layer: ``output`` (a Linear hidden -> vocab), or, with tied
+embeddings, ``output_bias`` [vocab] and, when hidden_size != embed_dim,
+``output_projection`` (a bias-free Linear hidden -> embed_dim).
 """
 
 from __future__ import annotations
@@ -26,29 +33,55 @@ def dropout(x: jax.Array, rate: float, key: jax.Array | None) -> jax.Array:
     return jnp.where(keep, x / (1.0 - rate), 0.0)
 
 
+def check_tying(model_config) -> None:
+    """Tied embeddings need an embedding matrix to share: a UsageError otherwise."""
+    if model_config.get("tie_embeddings", False) and model_config.input != "embedding":
+        raise UsageError(
+            "--config.model.tie_embeddings=True shares the embedding matrix with the output layer and "
+            f"needs --config.model.input=embedding, got {model_config.input!r}"
+        )
+
+
 class RNNLanguageModel(nnx.Module):
     """Embedding (or one-hot) -> num_layers recurrent cells -> linear output layer.
 
     Dropout (rate ``dropout``) is applied to the embedded input, between layers
-    and before the output layer, only when a ``dropout_key`` is given.
+    and before the output layer, only when a ``dropout_key`` is given. With
+    ``tie_embeddings`` the output layer reuses the embedding matrix (Inan et al.
+    2017; Press & Wolf 2017): ``logits = proj(h) @ embedding.T + output_bias``;
+    the tied embedding starts at std ``embed_dim ** -0.5`` so that the first
+    logits are of order one.
     """
 
     def __init__(self, vocab_size: int, model_config, *, rngs: nnx.Rngs):
         cfg = model_config
         if cfg.input not in INPUT_KINDS:
             raise UsageError(f"model.input must be one of {INPUT_KINDS}, got {cfg.input!r}")
+        check_tying(cfg)
         self.vocab_size = vocab_size
         self.one_hot = cfg.input == "one_hot"
+        self.tied = bool(cfg.get("tie_embeddings", False))
         self.dropout_rate = float(cfg.dropout)
         input_size = vocab_size if self.one_hot else cfg.embed_dim
         if not self.one_hot:
-            self.embed = nnx.Embed(vocab_size, cfg.embed_dim, rngs=rngs)
+            tied_init = {"embedding_init": nnx.initializers.normal(cfg.embed_dim**-0.5)} if self.tied else {}
+            self.embed = nnx.Embed(vocab_size, cfg.embed_dim, rngs=rngs, **tied_init)
         cell_class = get_cell(cfg.cell)
         sizes = [input_size] + [cfg.hidden_size] * cfg.num_layers
         self.layers = nnx.List(
             [cell_class.from_config(sizes[i], cfg.hidden_size, cfg, rngs) for i in range(cfg.num_layers)]
         )
-        self.output = nnx.Linear(cfg.hidden_size, vocab_size, rngs=rngs)
+        if self.tied:
+            self.init_tied_output(cfg.hidden_size, cfg.embed_dim, rngs)
+        else:
+            self.output = nnx.Linear(cfg.hidden_size, vocab_size, rngs=rngs)
+
+    def init_tied_output(self, hidden_size: int, embed_dim: int, rngs: nnx.Rngs) -> None:
+        """The tied output layer's own parameters: a projection (when sizes differ) and a bias."""
+        self.output_projection = (
+            nnx.Linear(hidden_size, embed_dim, use_bias=False, rngs=rngs) if hidden_size != embed_dim else None
+        )
+        self.output_bias = nnx.Param(jnp.zeros((self.vocab_size,), jnp.float32))
 
     def zero_carry(self, batch_size: int) -> tuple[Carry, ...]:
         """The initial state: one zero carry per layer, each of [batch, hidden] arrays."""
@@ -60,10 +93,10 @@ class RNNLanguageModel(nnx.Module):
             return jax.nn.one_hot(tokens, self.vocab_size, dtype=jnp.float32)
         return self.embed(tokens)
 
-    def __call__(
+    def features(
         self, tokens: jax.Array, carry: tuple[Carry, ...], *, dropout_key: jax.Array | None = None
     ) -> tuple[jax.Array, tuple[Carry, ...]]:
-        """tokens [batch, time], carry -> (logits [batch, time, vocab], final carry)."""
+        """tokens [batch, time], carry -> (hidden [batch, time, hidden] after the last dropout, final carry)."""
         num_layers = len(self.layers)
         keys = [None] * (num_layers + 1) if dropout_key is None else list(jax.random.split(dropout_key, num_layers + 1))
         xs = dropout(self.embed_tokens(tokens), self.dropout_rate, keys[0])
@@ -72,7 +105,22 @@ class RNNLanguageModel(nnx.Module):
             xs, layer_carry = layer(xs, layer_carry)
             xs = dropout(xs, self.dropout_rate, key)
             new_carry.append(layer_carry)
-        return self.output(xs), tuple(new_carry)
+        return xs, tuple(new_carry)
+
+    def logits(self, hidden: jax.Array) -> jax.Array:
+        """The output layer: hidden [..., hidden] -> logits [..., vocab]."""
+        if not self.tied:
+            return self.output(hidden)
+        if self.output_projection is not None:
+            hidden = self.output_projection(hidden)
+        return self.embed.attend(hidden) + self.output_bias[...]
+
+    def __call__(
+        self, tokens: jax.Array, carry: tuple[Carry, ...], *, dropout_key: jax.Array | None = None
+    ) -> tuple[jax.Array, tuple[Carry, ...]]:
+        """tokens [batch, time], carry -> (logits [batch, time, vocab], final carry)."""
+        hidden, carry = self.features(tokens, carry, dropout_key=dropout_key)
+        return self.logits(hidden), carry
 
 
 def zero_carry(model: RNNLanguageModel, batch_size: int) -> tuple[Carry, ...]:

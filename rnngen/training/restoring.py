@@ -8,11 +8,11 @@ from rnngen.data.tokenizers import tokenizer_from_json
 from rnngen.models.language_model import RNNLanguageModel
 from rnngen.training.checkpointing import Checkpointer, config_from_meta
 from rnngen.training.setup import abstract_state, build_setup
-from rnngen.training.steps import ApplyFn
+from rnngen.training.steps import ApplyFn, LossFn
 
 
 class TrainedModel(NamedTuple):
-    """A checkpoint ready for sampling and evaluation."""
+    """A checkpoint ready for sampling (``apply_fn``) and evaluation (``loss_fn``)."""
 
     config: Any
     tokenizer: Any
@@ -20,6 +20,7 @@ class TrainedModel(NamedTuple):
     apply_fn: ApplyFn
     params: Any
     step: int
+    loss_fn: LossFn
 
 
 def load_trained(workdir: str, which: str | int = "latest") -> TrainedModel:
@@ -34,4 +35,4 @@ def load_trained(workdir: str, which: str | int = "latest") -> TrainedModel:
         state = checkpointer.restore_state(step, abstract_state(fresh.state))
     finally:
         checkpointer.close()
-    return TrainedModel(config, tokenizer, fresh.model, fresh.apply_fn, state.params, step)
+    return TrainedModel(config, tokenizer, fresh.model, fresh.apply_fn, state.params, step, fresh.loss_fn)

@@ -6,6 +6,8 @@ import json
 import os
 
 from rnngen.errors import UsageError
+from rnngen.data.tokenizers import TOKENIZERS
+from rnngen.models.language_model import check_tying
 
 POSITIVE_INTS = (
     "train.batch_size", "train.seq_len", "train.num_steps", "train.log_every", "train.eval_every",
@@ -17,8 +19,10 @@ POSITIVE_INTS = (
 # Where the data lives (data.manual_dir, data.data_dir) may change.
 RESUME_KEYS = (
     "seed", "data.source", "data.path", "data.split_fractions", "data.max_chars",
+    "tokenizer.kind", "tokenizer.lowercase", "tokenizer.min_count", "tokenizer.max_size",
+    "tokenizer.vocab_size", "tokenizer.subword_model",
     "model.cell", "model.cell_module", "model.num_layers", "model.hidden_size", "model.input",
-    "model.embed_dim", "model.dropout", "model.forget_bias",
+    "model.embed_dim", "model.dropout", "model.forget_bias", "model.tie_embeddings",
     "train.batch_size", "train.seq_len", "train.optimizer", "train.grad_clip",
 )
 
@@ -47,6 +51,14 @@ def validate_config(config) -> None:
         raise UsageError(f"--config.train.learning_rate must be > 0, got {config.train.learning_rate}")
     if config.train.grad_clip < 0:
         raise UsageError(f"--config.train.grad_clip must be >= 0 (0 is off), got {config.train.grad_clip}")
+    if config.train.loss_chunk_size < -1:
+        raise UsageError(
+            "--config.train.loss_chunk_size must be >= -1 (0: auto, -1: never chunk), "
+            f"got {config.train.loss_chunk_size}"
+        )
+    check_tying(config.model)
+    if config.tokenizer.kind not in TOKENIZERS:
+        raise UsageError(f"--config.tokenizer.kind must be one of {sorted(TOKENIZERS)}, got {config.tokenizer.kind!r}")
 
 
 def check_resumable(config, saved_config) -> None:

@@ -10,20 +10,23 @@ from flax import nnx
 
 from rnngen.models.language_model import RNNLanguageModel, build_model
 from rnngen.plugins import import_cell_module
+from rnngen.training.losses import AUTO
 from rnngen.training.optimizer import make_optimizer, make_schedule
 from rnngen.training.state import TrainState, create_train_state
-from rnngen.training.steps import ApplyFn, make_apply_fn
+from rnngen.training.steps import ApplyFn, LossFn, make_apply_fn, make_loss_fn
 
 
 class Setup(NamedTuple):
     """The static pieces of a run: the module (for its zero carry), its pure apply
-    function, the optimizer and schedule, and a fresh train state."""
+    function (logits, for sampling), the optimizer and schedule, a fresh train
+    state, and its pure loss function (for the train and eval steps)."""
 
     model: RNNLanguageModel
     apply_fn: ApplyFn
     optimizer: optax.GradientTransformation
     schedule: optax.Schedule
     state: TrainState
+    loss_fn: LossFn
 
 
 def build_setup(config, vocab_size: int) -> Setup:
@@ -33,7 +36,8 @@ def build_setup(config, vocab_size: int) -> Setup:
     graphdef, params = nnx.split(model)
     optimizer = make_optimizer(config.train)
     state = create_train_state(model, nnx.to_pure_dict(params), optimizer, config.train.batch_size, config.seed)
-    return Setup(model, make_apply_fn(graphdef), optimizer, make_schedule(config.train), state)
+    loss_fn = make_loss_fn(graphdef, config.train.get("loss_chunk_size", AUTO))
+    return Setup(model, make_apply_fn(graphdef), optimizer, make_schedule(config.train), state, loss_fn)
 
 
 def abstract_state(state: Any) -> Any:

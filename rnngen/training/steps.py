@@ -1,8 +1,12 @@
-"""Pure, jit-compiled train and eval steps built around a model's graph definition."""
+"""Pure, jit-compiled train and eval steps built around a model's graph definition.
+
+``make_apply_fn`` gives the logits (for the sampler); ``make_loss_fn`` gives the
+summed nll, running the output layer in chunks so that a large vocabulary's
+``[batch, time, vocab]`` logits are never held at once (``rnngen.training.losses``).
+"""
 
 from __future__ import annotations
 
-import math
 from typing import Any, Callable
 
 import jax
@@ -10,9 +14,12 @@ import jax.numpy as jnp
 import optax
 from flax import nnx
 
+from rnngen.training.losses import nll_sum, resolve_chunk_size
+from rnngen.training.losses import token_nll  # noqa: F401  (re-exported: it used to live here)
 from rnngen.training.state import TrainState
 
 ApplyFn = Callable[..., tuple[jax.Array, Any]]
+LossFn = Callable[..., tuple[jax.Array, Any]]
 
 
 def make_apply_fn(graphdef: nnx.GraphDef) -> ApplyFn:
@@ -24,9 +31,22 @@ def make_apply_fn(graphdef: nnx.GraphDef) -> ApplyFn:
     return apply_fn
 
 
-def token_nll(logits: jax.Array, targets: jax.Array) -> jax.Array:
-    """logits [batch, time, vocab], targets [batch, time] -> nll in nats [batch, time]."""
-    return optax.softmax_cross_entropy_with_integer_labels(logits.astype(jnp.float32), targets)
+def make_loss_fn(graphdef: nnx.GraphDef, loss_chunk_size: int) -> LossFn:
+    """(params, tokens [batch, time], carry, targets [batch, time], mask [batch, time], dropout_key=None)
+    -> (nll in nats summed over masked tokens [], final carry).
+
+    The output layer and the loss run in chunks of tokens (``rnngen.training.losses``);
+    ``loss_chunk_size`` is the ``train.loss_chunk_size`` setting, resolved against
+    each traced batch shape, so train and eval batches each get their own chunks.
+    """
+
+    def loss_fn(params, tokens, carry, targets, mask, dropout_key=None):
+        model = nnx.merge(graphdef, params)
+        hidden, carry = model.features(tokens, carry, dropout_key=dropout_key)
+        chunk_size = resolve_chunk_size(loss_chunk_size, targets.size, model.vocab_size)
+        return nll_sum(model.logits, hidden, targets, mask, chunk_size), carry
+
+    return loss_fn
 
 
 def reset_carry(carry: Any, reset: jax.Array) -> Any:
@@ -34,21 +54,22 @@ def reset_carry(carry: Any, reset: jax.Array) -> Any:
     return jax.tree_util.tree_map(lambda c: jnp.where(reset, jnp.zeros_like(c), c), carry)
 
 
-def make_train_step(apply_fn: ApplyFn, optimizer: optax.GradientTransformation, schedule: optax.Schedule):
+def make_train_step(loss_fn: LossFn, optimizer: optax.GradientTransformation, schedule: optax.Schedule):
     """Returns the jitted ``train_step(state, batch, key) -> (state, metrics)``.
 
     batch: {"inputs": int32 [batch, time], "targets": int32 [batch, time],
     "reset": bool []}. The state is donated; the final carry, gradient stopped,
-    becomes the next batch's initial carry.
+    becomes the next batch's initial carry. ``loss_fn`` is :func:`make_loss_fn`'s;
+    metrics["loss"] is the mean nll per token in nats.
     """
 
-    def loss_fn(params, carry, inputs, targets, key):
-        logits, carry = apply_fn(params, inputs, carry, dropout_key=key)
-        return token_nll(logits, targets).mean(), carry
+    def mean_nll(params, carry, inputs, targets, key):
+        total, carry = loss_fn(params, inputs, carry, targets, jnp.ones(targets.shape, jnp.float32), key)
+        return total / targets.size, carry
 
     def train_step(state: TrainState, batch: dict, key: jax.Array):
         carry = reset_carry(state.carry, batch["reset"])
-        grad_fn = jax.value_and_grad(loss_fn, has_aux=True)
+        grad_fn = jax.value_and_grad(mean_nll, has_aux=True)
         (loss, carry), grads = grad_fn(state.params, carry, batch["inputs"], batch["targets"], key)
         updates, opt_state = optimizer.update(grads, state.opt_state, state.params)
         new_state = TrainState(
@@ -60,7 +81,6 @@ def make_train_step(apply_fn: ApplyFn, optimizer: optax.GradientTransformation, 
         )
         metrics = {
             "loss": loss,
-            "bpc": loss / math.log(2.0),
             "perplexity": jnp.exp(loss),
             "grad_norm": optax.tree.norm(grads),
             "learning_rate": schedule(state.step),
@@ -70,15 +90,16 @@ def make_train_step(apply_fn: ApplyFn, optimizer: optax.GradientTransformation, 
     return jax.jit(train_step, donate_argnums=0)
 
 
-def make_eval_step(apply_fn: ApplyFn):
+def make_eval_step(loss_fn: LossFn):
     """Returns the jitted ``eval_step(params, carry, inputs, targets, mask) -> (nll_sum, count, carry)``.
 
-    inputs, targets: int32 [batch, time]; mask: float32 [batch, time], 1 for real targets.
+    inputs, targets: int32 [batch, time]; mask: float32 [batch, time], 1 for real targets;
+    nll_sum: nats summed over the masked tokens; count: the number of those tokens.
+    ``loss_fn`` is :func:`make_loss_fn`'s.
     """
 
     def eval_step(params, carry, inputs, targets, mask):
-        logits, carry = apply_fn(params, inputs, carry)
-        nll = token_nll(logits, targets)
-        return jnp.sum(nll * mask), jnp.sum(mask), carry
+        total, carry = loss_fn(params, inputs, carry, targets, mask)
+        return total, jnp.sum(mask), carry
 
     return jax.jit(eval_step)
