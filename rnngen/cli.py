@@ -50,18 +50,21 @@ def add_sample_parser(commands) -> None:
     parser.add_argument("--top-p", type=float, default=1.0, help="nucleus sampling mass in (0, 1]; 1 is off (default: 1.0)")
     parser.add_argument("--num-samples", type=int, default=1, help="number of samples, generated as one batch (default: 1)")
     parser.add_argument("--seed", type=int, default=0, help="PRNG seed; the same seed gives the same text (default: 0)")
+    parser.add_argument("--allow-unknown", action="store_true",
+                        help="read prompt words or characters outside the vocabulary as the unknown token (with a warning) instead of refusing")
 
 
 def add_eval_parser(commands) -> None:
     parser = commands.add_parser("eval", help="evaluate a trained model on a whole split",
-                                 description="Report loss (nats/token), bits per character and perplexity over a split.")
+                                 description="Report loss (nats/token), bits per character (comparable across tokenizations), "
+                                 "perplexity per token and the rate of unknown tokens over a split.")
     add_checkpoint_args(parser)
     parser.add_argument("--split", default="validation", choices=("train", "validation", "test"), help="split to evaluate (default: validation)")
     parser.add_argument("--json", action="store_true", help="end stdout with one JSON object of the metrics")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="rnngen", description="Character-level RNNs in JAX/Flax: train, sample, evaluate.")
+    parser = argparse.ArgumentParser(prog="rnngen", description="Character-, word- and subword-level RNNs in JAX/Flax: train, sample, evaluate.")
     commands = parser.add_subparsers(dest="command", required=True, metavar="{train,sample,eval}")
     add_train_parser(commands)
     add_sample_parser(commands)
@@ -83,7 +86,7 @@ def run_sample(args) -> None:
     model = rnngen.load(args.workdir, args.checkpoint)
     texts = model.generate_many(
         args.prompt, args.length, num_samples=args.num_samples, temperature=args.temperature,
-        top_k=args.top_k, top_p=args.top_p, seed=args.seed,
+        top_k=args.top_k, top_p=args.top_p, seed=args.seed, allow_unknown=args.allow_unknown,
     )
     print("\n\n".join(texts))
 
@@ -94,8 +97,9 @@ def run_eval(args) -> None:
     model = rnngen.load(args.workdir, args.checkpoint)
     metrics = model.evaluate(args.split)
     print(
-        f"{args.split} (checkpoint step {model.step}): loss {metrics['loss']:.4f} nats/token, "
-        f"{metrics['bpc']:.4f} bits/char, perplexity {metrics['perplexity']:.4f}, {int(metrics['tokens'])} tokens"
+        f"{args.split} (checkpoint step {model.step}): {metrics['bpc']:.4f} bits/char, loss {metrics['loss']:.4f} nats/token, "
+        f"perplexity {metrics['perplexity']:.4f}, unk rate {metrics['unk_rate']:.4f}, "
+        f"{int(metrics['tokens'])} tokens, {int(metrics['characters'])} characters"
     )
     if args.json:
         print(json.dumps({"split": args.split, "step": model.step, **metrics}))

@@ -53,6 +53,11 @@ def top_p_filter(logits: jax.Array, top_p: jax.Array) -> jax.Array:
     return jnp.where(top_p < 1.0, filtered, logits)
 
 
+def ban_token(logits: jax.Array, token_id: jax.Array) -> jax.Array:
+    """logits [batch, vocab] with column ``token_id`` set to -inf; a negative id bans nothing."""
+    return jnp.where(jnp.arange(logits.shape[-1]) == token_id, _MASKED, logits)
+
+
 def sample_token(key: jax.Array, logits: jax.Array, temperature, top_k, top_p) -> jax.Array:
     """logits [batch, vocab] -> token ids int32 [batch]; temperature 0 is greedy (argmax)."""
     scaled = logits.astype(jnp.float32) / jnp.maximum(temperature, _MIN_TEMPERATURE)
@@ -75,6 +80,7 @@ def sample(
     temperature: float | jax.Array = 1.0,
     top_k: int | jax.Array = 0,
     top_p: float | jax.Array = 1.0,
+    banned_id: int | jax.Array = -1,
 ) -> jax.Array:
     """Continues each prompt by ``num_new_tokens`` sampled tokens.
 
@@ -86,6 +92,7 @@ def sample(
       prompt_ids: int32 [batch, prompt_len], prompt_len >= 1.
       num_new_tokens: how many tokens to generate (static).
       temperature: 0 means greedy; top_k: 0 means off; top_p: 1 means off.
+      banned_id: a token never generated (the tokenizer's unknown id); -1 means none.
 
     Returns:
       int32 [batch, num_new_tokens], the generated ids (the prompt not included).
@@ -93,11 +100,12 @@ def sample(
     temperature = jnp.asarray(temperature, jnp.float32)
     top_k = jnp.asarray(top_k, jnp.int32)
     top_p = jnp.asarray(top_p, jnp.float32)
+    banned_id = jnp.asarray(banned_id, jnp.int32)
     prompt_logits, carry = apply_fn(params, prompt_ids, initial_carry)
 
     def generate_one(state: SamplerState, _):
         key, token_key = jax.random.split(state.key)
-        token = sample_token(token_key, state.logits, temperature, top_k, top_p)
+        token = sample_token(token_key, ban_token(state.logits, banned_id), temperature, top_k, top_p)
         logits, carry = apply_fn(params, token[:, None], state.carry)
         return SamplerState(logits[:, -1], carry, key), token
 

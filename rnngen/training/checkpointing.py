@@ -20,6 +20,7 @@ import ml_collections
 import orbax.checkpoint as ocp
 from orbax.checkpoint.checkpoint_managers import preservation_policy as policies
 
+from rnngen.config import base_config
 from rnngen.errors import UsageError
 
 CHECKPOINT_DIR = "checkpoints"
@@ -112,5 +113,18 @@ def make_meta(config: ml_collections.ConfigDict, tokenizer_json: dict, data_posi
 
 
 def config_from_meta(meta: dict) -> ml_collections.ConfigDict:
-    """The config a checkpoint was trained with (lists stand where tuples were)."""
-    return ml_collections.ConfigDict(meta["config"])
+    """The config a checkpoint was trained with (lists stand where tuples were).
+
+    Keys added to rnngen after the checkpoint was written take their defaults,
+    which reproduce the behaviour of the version that wrote it.
+    """
+    return ml_collections.ConfigDict(_merged(base_config().to_dict(), meta["config"]))
+
+
+def _merged(defaults: dict, saved: dict) -> dict:
+    """``saved`` with the keys only ``defaults`` has filled in, section by section."""
+    merged = dict(defaults)
+    for key, value in saved.items():
+        is_section = isinstance(value, dict) and isinstance(defaults.get(key), dict)
+        merged[key] = _merged(defaults[key], value) if is_section else value
+    return merged

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 import time
 from typing import Any
@@ -24,9 +25,11 @@ from rnngen.training.steps import make_eval_step, make_train_step
 FIRST_POSITION = {"epoch": 0, "batch": 0}
 
 
-def sample_prompt(tokenizer, train_text: str) -> str:
-    """The prompt of evaluation samples: a newline if known, else the corpus' first character."""
-    return "\n" if not tokenizer.unknown_chars("\n") else train_text[0]
+def sample_prompt(tokenizer, train_ids: np.ndarray) -> str:
+    """The prompt of evaluation samples: a newline if it is a known token, else the corpus' first token."""
+    if len(tokenizer.encode("\n")) == 1 and not tokenizer.unknown_tokens("\n"):
+        return "\n"
+    return tokenizer.decode(train_ids[:1])
 
 
 def ensure_finite(step: int, scalars: dict[str, float], names: tuple[str, ...], checkpointer: Checkpointer) -> None:
@@ -52,19 +55,19 @@ class Trainer:
         meta = None if resume_step is None else self.checkpointer.restore_meta(resume_step)
         if meta is not None:
             check_resumable(config, config_from_meta(meta))
-        self.tokenizer, texts = load_corpus(config.data, meta and meta["tokenizer"])
-        self.prompt = sample_prompt(self.tokenizer, texts["train"])
-        self.batcher = TBPTTBatcher(
-            encode_split(self.tokenizer, texts["train"]), config.train.batch_size, config.train.seq_len, config.seed
-        )
-        self.val_ids = encode_split(self.tokenizer, texts["validation"])
+        self.tokenizer, texts = load_corpus(config.data, config.tokenizer, meta and meta["tokenizer"])
+        train_split = encode_split(self.tokenizer, texts["train"])
+        self.chars_per_token = train_split.num_chars / max(len(train_split.ids) - 1, 1)
+        self.prompt = sample_prompt(self.tokenizer, train_split.ids)
+        self.batcher = TBPTTBatcher(train_split.ids, config.train.batch_size, config.train.seq_len, config.seed)
+        self.val_split = encode_split(self.tokenizer, texts["validation"])
         self.setup = setup = build_setup(config, self.tokenizer.vocab_size)
         self.state, self.position = setup.state, dict(FIRST_POSITION)
         if meta is not None:  # resume: the saved state and data position replace the fresh ones
             self.state = self.checkpointer.restore_state(resume_step, abstract_state(setup.state))
             self.position = meta["data_position"]
-        self.train_step = make_train_step(setup.apply_fn, setup.optimizer, setup.schedule)
-        self.eval_step = make_eval_step(setup.apply_fn)
+        self.train_step = make_train_step(setup.loss_fn, setup.optimizer, setup.schedule)
+        self.eval_step = make_eval_step(setup.loss_fn)
         self.eval_carry = setup.model.zero_carry(config.train.eval_batch_size)
         self.writer = MetricWriter(workdir, start_step=resume_step or 0)
 
@@ -80,6 +83,8 @@ class Trainer:
         elapsed = time.perf_counter() - since
         scalars = {name: float(np.mean([m[name] for m in values])) for name in values[0]}
         ensure_finite(step, scalars, ("loss", "grad_norm"), self.checkpointer)
+        scalars["bits_per_token"] = scalars["loss"] / math.log(2.0)
+        scalars["bpc"] = scalars["bits_per_token"] / self.chars_per_token  # the training split's average
         scalars["tokens_per_second"] = len(values) * self.config.train.batch_size * self.config.train.seq_len / elapsed
         self.writer.write_scalars(step, scalars, "train")
         bar.set_postfix(loss=f"{scalars['loss']:.3f}", tok_s=f"{scalars['tokens_per_second']:.0f}")
@@ -91,14 +96,15 @@ class Trainer:
         ids = sample(
             self.setup.apply_fn, self.state.params, self.setup.model.zero_carry(1), key, prompt_ids,
             self.config.train.sample_length, temperature=self.config.train.sample_temperature,
+            banned_id=self.tokenizer.unk_id,
         )
         return self.prompt + self.tokenizer.decode(np.asarray(ids[0]))
 
     def evaluate_and_sample(self, step: int) -> dict[str, float]:
         """Metrics over the whole validation split, and a sample; both written and shown."""
         metrics = evaluate(
-            self.eval_step, self.state.params, self.eval_carry, self.val_ids,
-            self.config.train.eval_batch_size, self.config.train.seq_len,
+            self.eval_step, self.state.params, self.eval_carry, self.val_split,
+            self.config.train.eval_batch_size, self.config.train.seq_len, self.tokenizer.unk_id,
         )
         self.writer.write_scalars(step, metrics, "validation")
         text = self.generate_sample(step)
