@@ -29,7 +29,7 @@ def get_config(variant: str = "full"):
         config.tokenizer.vocab_size = 1000
         config.model.update(num_layers=1, hidden_size=256, embed_dim=256, dropout=0.1)
         config.train.update(
-            batch_size=32, seq_len=50, num_steps=3000, schedule="warmup_cosine", warmup_steps=100,
+            batch_size=32, seq_len=50, num_steps=4000, schedule="warmup_cosine", warmup_steps=100,
             learning_rate=3e-3, eval_every=1000, checkpoint_every=1000, sample_length=80,
         )
     else:

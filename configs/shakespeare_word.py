@@ -31,8 +31,8 @@ def get_config(variant: str = "full"):
         config.tokenizer.min_count = 2
         config.model.update(num_layers=1, hidden_size=256, embed_dim=256, dropout=0.2)
         config.train.update(
-            batch_size=32, seq_len=35, num_steps=3000, schedule="warmup_cosine", warmup_steps=100,
-            learning_rate=3e-3, eval_every=1000, checkpoint_every=1000, sample_length=60,
+            batch_size=32, seq_len=35, num_steps=2000, schedule="warmup_cosine", warmup_steps=100,
+            learning_rate=3e-3, eval_every=500, checkpoint_every=500, sample_length=60,
         )
     else:
         raise UsageError(f"unknown variant {variant!r} of shakespeare_word.py: use full or quick")

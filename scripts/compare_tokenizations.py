@@ -34,7 +34,7 @@ RESET_EVERY = (16, 64, 256, 1024)
 NUM_SAMPLES = 20
 SAMPLE_CHARS = 400
 SAMPLE_TEMPERATURE = 1.0
-CALIBRATION_STEPS = 30
+CALIBRATION_STEPS = 60
 WORD = re.compile(r"[A-Za-z]+(?:'[A-Za-z]+)*")
 
 # One model and trainer for every tokenization; only the tokenizer differs
@@ -103,8 +103,8 @@ def train_records(workdir: str) -> list[dict]:
 
 
 def tokens_per_second(workdir: str) -> float:
-    """Median training throughput over the logged intervals after the first (which includes compiling)."""
-    rates = [r["tokens_per_second"] for r in train_records(workdir)[1:]]
+    """Median training throughput over the logged intervals after the first two (compiling, warming up)."""
+    rates = [r["tokens_per_second"] for r in train_records(workdir)[2:]]
     return statistics.median(rates)
 
 
@@ -207,6 +207,9 @@ def write_plot(rows: list[dict], path: str) -> None:
 
 def main() -> None:
     args = parse_args()
+    if os.path.exists(os.path.join(args.out, "runs")):
+        sys.exit(f"compare_tokenizations.py: error: {args.out}/runs exists (an earlier comparison); "
+                 "choose another --out or remove it")
     os.makedirs(args.out, exist_ok=True)
     from rnngen.config_files import apply_overrides, load_config
     from rnngen.data.sources import load_splits
