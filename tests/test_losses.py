@@ -74,7 +74,7 @@ def test_nll_sum_weights_each_token_by_its_mask():
     mask = jnp.asarray(rng.integers(0, 2, (3, 5)), jnp.float32)
     want = np.sum(np.asarray(token_nll(hidden @ kernel, targets)) * np.asarray(mask))
     for chunk in (15, 4, 2):
-        np.testing.assert_allclose(nll_sum(lambda h: h @ kernel, hidden, targets, mask, chunk), want, rtol=1e-5)
+        np.testing.assert_allclose(nll_sum(lambda k, h: h @ k, kernel, hidden, targets, mask, chunk), want, rtol=1e-5)
 
 
 def intermediate_shapes(jaxpr) -> list[tuple[int, ...]]:

@@ -107,13 +107,18 @@ class RNNLanguageModel(nnx.Module):
             new_carry.append(layer_carry)
         return xs, tuple(new_carry)
 
+    def output_params(self) -> dict[str, jax.Array]:
+        """The arrays of the output layer, as :func:`output_layer` takes them."""
+        if not self.tied:
+            return {"kernel": self.output.kernel[...], "bias": self.output.bias[...]}
+        arrays = {"embedding": self.embed.embedding[...], "bias": self.output_bias[...]}
+        if self.output_projection is not None:
+            arrays["projection"] = self.output_projection.kernel[...]
+        return arrays
+
     def logits(self, hidden: jax.Array) -> jax.Array:
         """The output layer: hidden [..., hidden] -> logits [..., vocab]."""
-        if not self.tied:
-            return self.output(hidden)
-        if self.output_projection is not None:
-            hidden = self.output_projection(hidden)
-        return self.embed.attend(hidden) + self.output_bias[...]
+        return output_layer(self.output_params(), hidden)
 
     def __call__(
         self, tokens: jax.Array, carry: tuple[Carry, ...], *, dropout_key: jax.Array | None = None
@@ -121,6 +126,19 @@ class RNNLanguageModel(nnx.Module):
         """tokens [batch, time], carry -> (logits [batch, time, vocab], final carry)."""
         hidden, carry = self.features(tokens, carry, dropout_key=dropout_key)
         return self.logits(hidden), carry
+
+
+def output_layer(arrays: dict[str, jax.Array], hidden: jax.Array) -> jax.Array:
+    """hidden [..., hidden] -> logits [..., vocab], a pure function of the output layer's arrays.
+
+    Untied: ``hidden @ kernel [hidden, vocab] + bias [vocab]``. Tied:
+    ``(hidden @ projection [hidden, embed] if any) @ embedding [vocab, embed].T + bias``.
+    """
+    if "projection" in arrays:
+        hidden = hidden @ arrays["projection"]
+    if "embedding" in arrays:
+        return hidden @ arrays["embedding"].T + arrays["bias"]
+    return hidden @ arrays["kernel"] + arrays["bias"]
 
 
 def zero_carry(model: RNNLanguageModel, batch_size: int) -> tuple[Carry, ...]:

@@ -14,6 +14,7 @@ import jax.numpy as jnp
 import optax
 from flax import nnx
 
+from rnngen.models.language_model import output_layer
 from rnngen.training.losses import nll_sum, resolve_chunk_size
 from rnngen.training.losses import token_nll  # noqa: F401  (re-exported: it used to live here)
 from rnngen.training.state import TrainState
@@ -44,7 +45,7 @@ def make_loss_fn(graphdef: nnx.GraphDef, loss_chunk_size: int) -> LossFn:
         model = nnx.merge(graphdef, params)
         hidden, carry = model.features(tokens, carry, dropout_key=dropout_key)
         chunk_size = resolve_chunk_size(loss_chunk_size, targets.size, model.vocab_size)
-        return nll_sum(model.logits, hidden, targets, mask, chunk_size), carry
+        return nll_sum(output_layer, model.output_params(), hidden, targets, mask, chunk_size), carry
 
     return loss_fn
 
