@@ -18,6 +18,7 @@ KEY_HELP: dict[str, str] = {
     "data.data_dir": "TFDS data dir where prepared data is cached (default: TFDS's)",
     "data.split_fractions": "(train, validation, test) fractions for text and stdlib sources",
     "data.max_chars": "cap on the stdlib corpus size in characters (None: no cap)",
+    "data.encoding_errors": "strict: non-UTF-8 or NUL bytes are an error naming file and offset | replace: bad bytes become U+FFFD",
     "tokenizer.kind": "char | word (regex words, punctuation, newlines) | subword (SentencePiece)",
     "tokenizer.lowercase": "lowercase the text before word tokenization (tokenizer.kind=word)",
     "tokenizer.min_count": "words seen fewer times in the training split become <unk> (word)",
@@ -41,6 +42,7 @@ KEY_HELP: dict[str, str] = {
     "train.weight_decay": "decoupled weight decay (adamw)",
     "train.momentum": "momentum (sgd, rmsprop)",
     "train.grad_clip": "clip gradients by global norm (0: off)",
+    "train.skip_nonfinite": "skip steps with a NaN/inf loss, gradient or update (state kept, `skipped` logged) instead of stopping",
     "train.schedule": "constant | warmup_cosine",
     "train.warmup_steps": "linear warmup steps (warmup_cosine)",
     "train.final_lr_fraction": "cosine decays to learning_rate * this",
@@ -67,6 +69,7 @@ def base_config() -> ml_collections.ConfigDict:
     config.data.data_dir = config_dict.placeholder(str)
     config.data.split_fractions = (0.9, 0.05, 0.05)
     config.data.max_chars = config_dict.placeholder(int)
+    config.data.encoding_errors = "strict"
 
     config.tokenizer = ml_collections.ConfigDict()
     config.tokenizer.kind = "char"
@@ -96,6 +99,7 @@ def base_config() -> ml_collections.ConfigDict:
     config.train.weight_decay = 0.0
     config.train.momentum = 0.9
     config.train.grad_clip = 5.0
+    config.train.skip_nonfinite = False
     config.train.schedule = "constant"
     config.train.warmup_steps = 0
     config.train.final_lr_fraction = 0.1

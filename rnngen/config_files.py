@@ -17,10 +17,14 @@ def load_config(spec: str) -> ml_collections.ConfigDict:
     """``configs/x.py`` or ``configs/x.py:variant`` -> ``get_config()`` or ``get_config("variant")``."""
     path, _, variant = spec.partition(":")
     if not os.path.isfile(path):
-        raise UsageError(f"config file {path!r} not found; pass e.g. --config configs/shakespeare_char.py:quick")
+        what = "is a directory" if os.path.isdir(path) else "not found"
+        raise UsageError(f"config file {path!r} {what}; pass e.g. --config configs/shakespeare_char.py:quick")
     module_spec = importlib.util.spec_from_file_location(f"rnngen_config_{abs(hash(path))}", path)
     module = importlib.util.module_from_spec(module_spec)
-    module_spec.loader.exec_module(module)
+    try:
+        module_spec.loader.exec_module(module)
+    except OSError as error:
+        raise UsageError(f"config file {path!r} cannot be read ({error.strerror or error}); fix its permissions") from None
     if not hasattr(module, "get_config"):
         raise UsageError(f"config file {path!r} defines no get_config()")
     return module.get_config(variant) if variant else module.get_config()
@@ -55,9 +59,8 @@ def apply_override(config: ml_collections.ConfigDict, key: str, text: str) -> No
     try:
         node[name] = value
     except TypeError:
-        raise UsageError(
-            f"--config.{key}={text}: expected a value of type {expected.__name__}"
-        ) from None
+        example = "" if node[name] is None else f", such as {node[name]!r}"
+        raise UsageError(f"--config.{key}={text}: expected a value of type {expected.__name__}{example}") from None
 
 
 def apply_overrides(config: ml_collections.ConfigDict, overrides: list[str]) -> ml_collections.ConfigDict:

@@ -24,8 +24,10 @@ def _import_file(path: str) -> None:
     sys.modules[name] = module
     try:
         spec.loader.exec_module(module)
-    except BaseException:
+    except BaseException as error:
         del sys.modules[name]  # a failed import must not look imported next time
+        if isinstance(error, OSError) and error.filename == path:
+            raise UsageError(f"model.cell_module {path!r} cannot be read ({error.strerror}); fix its permissions") from None
         raise
 
 

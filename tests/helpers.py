@@ -40,3 +40,18 @@ def cli_overrides(corpus_path: str, **changes) -> list[str]:
 def read_metrics(workdir: str, split: str) -> list[dict]:
     with open(os.path.join(workdir, "metrics.jsonl"), encoding="utf-8") as f:
         return [r for r in map(json.loads, f) if r["split"] == split]
+
+
+def tree_snapshot(path) -> dict | None:
+    """Every entry at and below ``path`` -> (size, mtime in ns); None when ``path`` does not exist.
+
+    Equal snapshots before and after a command mean it created, deleted, resized and
+    rewrote nothing there.
+    """
+    path = str(path)
+    if not os.path.lexists(path):
+        return None
+    entries = [path]
+    for root, dirs, files in os.walk(path):
+        entries += [os.path.join(root, name) for name in dirs + files]
+    return {os.path.relpath(entry, path): (os.lstat(entry).st_size, os.lstat(entry).st_mtime_ns) for entry in entries}

@@ -5,7 +5,7 @@ import math
 
 import pytest
 
-from helpers import cli_overrides
+from helpers import cli_overrides, tree_snapshot
 from test_cli import rnngen
 
 TOKENIZER_OVERRIDES = {
@@ -48,11 +48,13 @@ def test_samples_are_text_and_reproducible(workdir):
 def test_a_prompt_word_outside_the_vocabulary(workdir):
     kind, path = workdir
     args = ["sample", "--workdir", path, "--prompt", "KING Zebedee", "--length", "5"]
+    before = tree_snapshot(path)
     result = rnngen(*args, check=False)
+    assert tree_snapshot(path) == before
     if kind == "subword":  # byte fallback: no text is unknown
         assert result.returncode == 0 and result.stdout.startswith("KING Zebedee")
         return
-    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert result.returncode == 2 and len(result.stderr.strip().splitlines()) == 1
     assert "words the model never saw in training: 'Zebedee'" in result.stderr and "--allow-unknown" in result.stderr
     allowed = rnngen(*args, "--allow-unknown")
     assert allowed.stdout.startswith("KING Zebedee") and "warning" in allowed.stderr and "'Zebedee'" in allowed.stderr

@@ -124,6 +124,21 @@ def test_text_source_errors(tmp_path):
         load_splits(_config())
 
 
+def test_binary_files_and_bad_bytes(tmp_path):
+    (tmp_path / "picture.txt").write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00IHDR")
+    with pytest.raises(DataError, match=r"picture.txt looks binary: NUL byte at offset 8"):
+        load_text_splits(str(tmp_path / "picture.txt"), FRACTIONS)
+    (tmp_path / "mixed.txt").write_bytes(b"caf\xe9 ok" * 10)
+    with pytest.raises(DataError, match=r"byte offset 3.*--config.data.encoding_errors=replace"):
+        load_text_splits(str(tmp_path / "mixed.txt"), FRACTIONS)
+    text = "".join(load_text_splits(str(tmp_path / "mixed.txt"), FRACTIONS, "replace").values())
+    assert text == "caf\ufffd ok" * 10
+    with pytest.raises(DataError, match="encoding_errors must be one of strict, replace"):
+        load_text_splits(str(tmp_path / "mixed.txt"), FRACTIONS, "ignore")
+    config = _config(path=str(tmp_path / "mixed.txt"), encoding_errors="replace")
+    assert "".join(load_splits(config).values()) == text
+
+
 def test_stdlib_corpus_is_capped_and_deterministic():
     files = stdlib_py_files()
     assert files == sorted(files) and len(files) > 100

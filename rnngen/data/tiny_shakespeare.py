@@ -72,11 +72,19 @@ def load_tiny_shakespeare(data_dir: str | None = None, manual_dir: str | None = 
     Prepared data is cached under `data_dir` (None: TFDS default) and reused.
     With `manual_dir`, `manual_dir/input.txt` is used instead of the network.
     """
+    _check_dir("data.data_dir", data_dir)
+    _check_dir("data.manual_dir", manual_dir)
     builder = TinyShakespeare(data_dir=data_dir, file_format="array_record")
     if not builder.is_prepared():
         _prepare(builder, manual_dir)
     sources = builder.as_data_source()
     return {name: _decode(sources[name][0]["text"]) for name in SPLIT_NAMES}
+
+
+def _check_dir(key: str, path: str | None) -> None:
+    """A DataError when `path` exists but is not a directory."""
+    if path is not None and os.path.exists(path) and not os.path.isdir(path):
+        raise DataError(f"{key} {path} is a file, not a directory: pass --config.{key}=DIR")
 
 
 def _prepare(builder: TinyShakespeare, manual_dir: str | None) -> None:
@@ -93,7 +101,14 @@ def _prepare(builder: TinyShakespeare, manual_dir: str | None) -> None:
         raise DataError(
             f"{source} has the wrong size or sha256, it is not karpathy's tinyshakespeare: {_HINT}"
         ) from e
-    except (OSError, tfds.download.DownloadError) as e:
+    except OSError as e:
+        if e.filename is None:  # a network error
+            raise DataError(f"could not download {URL} ({type(e).__name__}): {_HINT}") from e
+        raise DataError(
+            f"could not prepare tiny_shakespeare under {builder.data_dir} ({e.strerror}: {e.filename}): "
+            "pass a writable --config.data.data_dir=DIR"
+        ) from None
+    except tfds.download.DownloadError as e:
         raise DataError(f"could not download {URL} ({type(e).__name__}): {_HINT}") from e
 
 

@@ -7,12 +7,21 @@ Each checkpoint (``WORKDIR/checkpoints/STEP``) holds two items:
 - ``meta``: JSON with the config, the tokenizer and the data position.
 
 The latest ``keep`` checkpoints are kept, and the best one by validation loss.
+A save is atomic: Orbax writes ``STEP.orbax-checkpoint-tmp`` and renames it to
+``STEP`` when complete, so a process killed mid-save leaves only a temporary
+directory, which Orbax never lists as a step and a training Checkpointer
+deletes on start. Dropping an old checkpoint is atomic too: Orbax renames it into
+``checkpoints/deleting/`` and it is deleted from there, so a kill mid-deletion
+never leaves a half-deleted step. Every meta item records a digest of its state
+(:mod:`rnngen.training.checkpoint_integrity`), so a corrupt checkpoint is
+recognised when restored.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import shutil
 from typing import Any
 
 import jax
@@ -22,8 +31,15 @@ from orbax.checkpoint.checkpoint_managers import preservation_policy as policies
 
 from rnngen.config import base_config
 from rnngen.errors import UsageError
+from rnngen.training.checkpoint_integrity import (
+    DIGEST_KEYS, CorruptCheckpoint, check_meta, check_state, one_line, sealed_meta,
+)
+from rnngen.training.orbax_quiet import drop_abandoned_io_reports, orbax_errors_dropped
 
 CHECKPOINT_DIR = "checkpoints"
+CORRUPT_DIR = "corrupt_checkpoints"
+TMP_SUFFIX = ".orbax-checkpoint-tmp"  # Orbax's name for a save in progress: STEP.orbax-checkpoint-tmp
+TRASH_DIR = "deleting"  # checkpoints/deleting/STEP: dropped checkpoints, moved here in one rename
 VAL_LOSS = "val_loss"
 
 
@@ -36,9 +52,14 @@ def checkpoint_dir(workdir: str) -> str:
 
 
 class Checkpointer:
-    """Saves and restores train states and their metadata in ``workdir``."""
+    """Saves and restores train states and their metadata in ``workdir``.
 
-    def __init__(self, workdir: str, keep: int = 3, create: bool = True):
+    ``cleanup=True`` (training only: it writes) deletes the temporary
+    directories of saves that a killed process left unfinished.
+    """
+
+    def __init__(self, workdir: str, keep: int = 3, create: bool = True, cleanup: bool = False):
+        self.workdir = os.path.abspath(workdir)
         policy = policies.AnyPreservationPolicy(
             [
                 policies.LatestN(n=keep),
@@ -54,12 +75,24 @@ class Checkpointer:
             best_mode="min",
             preservation_policy=policy,
             create=create,
+            cleanup_tmp_directories=cleanup,
+            todelete_subdir=TRASH_DIR,
             enable_async_checkpointing=False,
         )
         self.manager = ocp.CheckpointManager(checkpoint_dir(workdir), options=options)
 
     def latest_step(self) -> int | None:
         return self.manager.latest_step()
+
+    def steps(self) -> list[int]:
+        return sorted(self.manager.all_steps())
+
+    def step_path(self, step: int) -> str:
+        return os.path.join(checkpoint_dir(self.workdir), str(step))
+
+    def val_loss(self, step: int) -> float | None:
+        metrics = self.manager.metrics(step)
+        return None if not metrics else metrics.get(VAL_LOSS)
 
     def best_step(self) -> int | None:
         """The step with the lowest validation loss (the latest if none has one)."""
@@ -83,20 +116,85 @@ class Checkpointer:
             raise UsageError(f"no checkpoint at step {step}; available steps: {', '.join(map(str, sorted(steps)))}")
         return step
 
+    def candidates(self, which: str | int) -> list[int]:
+        """The steps to try for 'latest', 'best' or a step number, in order of preference.
+
+        A step number is the only candidate. 'latest' goes on to the older steps;
+        'best' to the next lowest validation losses, then to the steps without one,
+        newest first.
+        """
+        first = self.resolve(which)
+        if which not in ("latest", "best"):
+            return [first]
+
+        def preference(step: int):
+            loss = self.val_loss(step) if which == "best" else None
+            return (loss is None, loss or 0.0, -step)
+
+        return [first, *sorted((s for s in self.steps() if s != first), key=preference)]
+
     def save(self, state: Any, meta: dict, val_loss: float | None = None) -> None:
-        """Saves ``state`` at its step with ``meta`` (JSON-able) and the optional validation loss."""
+        """Saves ``state`` at its step with ``meta`` (JSON-able; the digests of the state and meta
+        are added) and the optional validation loss. A save that fails leaves no partial files behind."""
         step = int(jax.device_get(state.step))
         metrics = None if val_loss is None else {VAL_LOSS: float(val_loss)}
-        self.manager.save(
-            step,
-            args=ocp.args.Composite(state=ocp.args.StandardSave(state), meta=ocp.args.JsonSave(meta)),
-            metrics=metrics,
-            force=True,
-        )
-        self.manager.wait_until_finished()
+        meta = sealed_meta(meta, state)
+        self._empty_trash()
+        drop_abandoned_io_reports()  # a failed write leaves Orbax callbacks that report later
+        try:
+            with orbax_errors_dropped():  # a failure is the caller's to report, in one line
+                self.manager.save(
+                    step,
+                    args=ocp.args.Composite(state=ocp.args.StandardSave(state), meta=ocp.args.JsonSave(meta)),
+                    metrics=metrics,
+                    force=True,
+                )
+                self.manager.wait_until_finished()
+        except Exception:
+            shutil.rmtree(self.step_path(step) + TMP_SUFFIX, ignore_errors=True)
+            raise
+        self._empty_trash()
+
+    def _empty_trash(self) -> None:
+        """Deletes the checkpoints Orbax dropped (and any a killed process left half-deleted)."""
+        shutil.rmtree(os.path.join(checkpoint_dir(self.workdir), TRASH_DIR), ignore_errors=True)
 
     def restore_meta(self, step: int) -> dict:
-        return self.manager.restore(step, args=ocp.args.Composite(meta=ocp.args.JsonRestore())).meta
+        """The meta item of ``step`` (config, tokenizer, data position)."""
+        meta = self.manager.restore(step, args=ocp.args.Composite(meta=ocp.args.JsonRestore())).meta
+        return {key: value for key, value in meta.items() if key not in DIGEST_KEYS}
+
+    def restore_checked_meta(self, step: int) -> dict:
+        """The meta item of ``step`` with its digests, checked; a CorruptCheckpoint if unreadable."""
+        try:
+            meta = self.manager.restore(step, args=ocp.args.Composite(meta=ocp.args.JsonRestore())).meta
+            check_meta(meta)
+        except Exception as error:
+            raise CorruptCheckpoint(step, self.step_path(step), one_line(error)) from error
+        return meta
+
+    def restore_checked_state(self, step: int, abstract_state: Any, meta: dict) -> Any:
+        """:meth:`restore_state`, checked against the digest in ``meta``; a CorruptCheckpoint if bad."""
+        drop_abandoned_io_reports()  # a failed read leaves Orbax coroutines that report later
+        try:
+            state = self.restore_state(step, abstract_state)
+            check_state(state, meta)
+        except Exception as error:
+            raise CorruptCheckpoint(step, self.step_path(step), one_line(error)) from error
+        return state
+
+    def set_aside(self, step: int) -> str:
+        """Moves the checkpoint of ``step`` to ``WORKDIR/corrupt_checkpoints/STEP`` (``STEP.1``... if
+        taken), so the step can be saved again; returns the new path. Nothing is deleted."""
+        target_dir = os.path.join(self.workdir, CORRUPT_DIR)
+        os.makedirs(target_dir, exist_ok=True)
+        target, n = os.path.join(target_dir, str(step)), 0
+        while os.path.exists(target):
+            n += 1
+            target = os.path.join(target_dir, f"{step}.{n}")
+        os.rename(self.step_path(step), target)
+        self.manager.reload()
+        return target
 
     def restore_state(self, step: int, abstract_state: Any) -> Any:
         """Restores the state of ``step`` into the structure of ``abstract_state``."""

@@ -5,24 +5,31 @@ from __future__ import annotations
 import math
 import os
 import time
-from typing import Any
 
 import jax
 import numpy as np
 from tqdm.auto import tqdm
 
-from rnngen.data.batching import TBPTTBatcher
-from rnngen.data.corpus import encode_split, load_corpus
-from rnngen.errors import TrainingDiverged
+from rnngen.errors import DiskFull, TrainingDiverged, TrainingInterrupted
 from rnngen.sampling import sample
+from rnngen.training.checkpoint_fallback import GoodCheckpoints, no_good_checkpoint, set_aside_corrupt, warn
 from rnngen.training.checkpointing import Checkpointer, config_from_meta, make_meta
+from rnngen.training.disk_errors import disk_full_message, disk_full_reason, disk_full_stops
 from rnngen.training.evaluation import evaluate
 from rnngen.training.metrics_writer import MetricWriter
+from rnngen.training.preflight import PreparedData, prepare_data, preflight
 from rnngen.training.run_checks import absolutize_paths, check_resumable, validate_config
 from rnngen.training.setup import abstract_state, build_setup
 from rnngen.training.steps import make_eval_step, make_train_step
+from rnngen.training.stop_signals import StopSignals
+from rnngen.training.workdir_lock import WorkdirLock
 
 FIRST_POSITION = {"epoch": 0, "batch": 0}
+TRAIN_CHECKED = ("loss", "grad_norm")  # per-step metrics that must stay finite
+MAX_SKIPPED_IN_A_ROW = 100  # train.skip_nonfinite gives up after this many skipped steps in a row
+NO_GOOD_CHECKPOINT_HINT = (
+    "nothing was changed: move the checkpoints directory away to train from step 0, or use another --workdir"
+)
 
 
 def sample_prompt(tokenizer, train_ids: np.ndarray) -> str:
@@ -32,44 +39,111 @@ def sample_prompt(tokenizer, train_ids: np.ndarray) -> str:
     return tokenizer.decode(train_ids[:1])
 
 
+def kept_checkpoint(checkpointer: Checkpointer) -> str:
+    """What a stopped run leaves: the last checkpoint, intact, or none yet."""
+    last_saved = checkpointer.latest_step()
+    return "no checkpoint was saved yet" if last_saved is None else f"the checkpoint of step {last_saved} is intact"
+
+
 def ensure_finite(step: int, scalars: dict[str, float], names: tuple[str, ...], checkpointer: Checkpointer) -> None:
-    """Stops training with a clear message when one of ``names`` is NaN or infinite."""
+    """Stops training with a clear message when one of ``names`` is NaN or infinite.
+
+    A step that ``train.skip_nonfinite`` skipped (``scalars["skipped"]`` set) changed
+    nothing, so its loss and gradient norm are not checked.
+    """
+    if scalars.get("skipped"):
+        names = tuple(name for name in names if name not in TRAIN_CHECKED)
     bad = [name for name in names if name in scalars and not np.isfinite(scalars[name])]
     if bad:
-        last_saved = checkpointer.latest_step()
-        kept = "no checkpoint was saved yet" if last_saved is None else f"the checkpoint of step {last_saved} is intact"
         raise TrainingDiverged(
-            f"step {step}: {bad[0]} is {scalars[bad[0]]}; {kept}. Lower --config.train.learning_rate "
-            "or set --config.train.grad_clip, then run the same command to resume"
+            f"step {step}: {bad[0]} is {scalars[bad[0]]}; {kept_checkpoint(checkpointer)}. Lower "
+            "--config.train.learning_rate, set --config.train.grad_clip, or skip such steps with "
+            "--config.train.skip_nonfinite=true, then run the same command to resume"
         )
+
+
+def check_steps(first_step: int, values: list[dict], skipped_in_a_row: int, checkpointer: Checkpointer) -> int:
+    """Checks the metrics of steps ``first_step``, ``first_step + 1``, ... one by one, so a
+    non-finite loss or gradient stops training naming the step where it happened.
+
+    Returns the number of steps skipped in a row (``train.skip_nonfinite``) up to the
+    last of them, counting on from ``skipped_in_a_row``; stops at MAX_SKIPPED_IN_A_ROW.
+    """
+    for step, metrics in enumerate(values, start=first_step):
+        ensure_finite(step, metrics, TRAIN_CHECKED, checkpointer)
+        skipped_in_a_row = skipped_in_a_row + 1 if metrics.get("skipped") else 0
+        if skipped_in_a_row >= MAX_SKIPPED_IN_A_ROW:
+            raise TrainingDiverged(
+                f"steps {step - skipped_in_a_row + 1} to {step}: {skipped_in_a_row} steps in a row had a "
+                f"non-finite loss, gradient or update and were skipped; {kept_checkpoint(checkpointer)}. "
+                "Lower --config.train.learning_rate or set --config.train.grad_clip, then run the same command to resume"
+            )
+    return skipped_in_a_row
+
+
+def interval_means(values: list[dict]) -> dict[str, float]:
+    """One logging interval's training scalars from its per-step metrics: each metric's mean over
+    the steps that were not skipped (the learning rate's over all of them) and, with
+    ``train.skip_nonfinite``, ``skipped``: the number of skipped steps."""
+    kept = [m for m in values if not m.get("skipped")]
+    names = [name for name in values[0] if name not in ("learning_rate", "skipped")]
+    scalars = {name: float(np.mean([m[name] for m in kept])) for name in names} if kept else {}
+    scalars["learning_rate"] = float(np.mean([m["learning_rate"] for m in values]))
+    if "skipped" in values[0]:
+        scalars["skipped"] = float(len(values) - len(kept))
+    return scalars
 
 
 class Trainer:
     """Holds one run's static pieces; :meth:`run` trains to ``train.num_steps``."""
 
-    def __init__(self, config, workdir: str):
+    def __init__(self, config, workdir: str, data: PreparedData | None = None):
         self.config = config
         self.workdir = workdir
-        self.checkpointer = Checkpointer(workdir, keep=config.train.keep_checkpoints)
-        resume_step = self.checkpointer.latest_step()
-        meta = None if resume_step is None else self.checkpointer.restore_meta(resume_step)
+        self.lock = WorkdirLock(workdir)  # one training process per workdir; taken before anything is written
+        try:
+            self.start_or_resume(data)
+        except BaseException:
+            self.lock.release()
+            raise
+
+    def start_or_resume(self, data: PreparedData | None = None) -> None:
+        """Builds the run's pieces from the newest good checkpoint, or fresh ones without any.
+
+        ``data`` is the run's corpus as :func:`~rnngen.training.preflight.preflight` prepared
+        it (loaded here when None).
+
+        Corrupt newer checkpoints are moved to WORKDIR/corrupt_checkpoints, with a warning.
+        """
+        config, workdir = self.config, self.workdir
+        self.checkpointer = Checkpointer(workdir, keep=config.train.keep_checkpoints, cleanup=True)
+        checkpoints = GoodCheckpoints(self.checkpointer, self.checkpointer.steps()[::-1])  # newest first
+        found = checkpoints.meta()
+        if found is None and checkpoints.bad:
+            raise no_good_checkpoint(self.checkpointer, checkpoints.bad, NO_GOOD_CHECKPOINT_HINT)
+        meta = found and found[1]
+        resume_step = 0
         if meta is not None:
             check_resumable(config, config_from_meta(meta))
-        self.tokenizer, texts = load_corpus(config.data, config.tokenizer, meta and meta["tokenizer"])
-        train_split = encode_split(self.tokenizer, texts["train"])
+        data = data or prepare_data(config, meta and meta["tokenizer"])
+        self.tokenizer, train_split, self.val_split, self.batcher = data
         self.chars_per_token = train_split.num_chars / max(len(train_split.ids) - 1, 1)
         self.prompt = sample_prompt(self.tokenizer, train_split.ids)
-        self.batcher = TBPTTBatcher(train_split.ids, config.train.batch_size, config.train.seq_len, config.seed)
-        self.val_split = encode_split(self.tokenizer, texts["validation"])
         self.setup = setup = build_setup(config, self.tokenizer.vocab_size)
         self.state, self.position = setup.state, dict(FIRST_POSITION)
         if meta is not None:  # resume: the saved state and data position replace the fresh ones
-            self.state = self.checkpointer.restore_state(resume_step, abstract_state(setup.state))
+            found = checkpoints.restore(lambda _: abstract_state(setup.state))
+            if found is None:
+                raise no_good_checkpoint(self.checkpointer, checkpoints.bad, NO_GOOD_CHECKPOINT_HINT)
+            resume_step, meta, self.state = found
+            set_aside_corrupt(self.checkpointer, checkpoints.bad, resume_step)
             self.position = meta["data_position"]
-        self.train_step = make_train_step(setup.loss_fn, setup.optimizer, setup.schedule)
+        self.train_step = make_train_step(
+            setup.loss_fn, setup.optimizer, setup.schedule, config.train.get("skip_nonfinite", False)
+        )
         self.eval_step = make_eval_step(setup.loss_fn)
         self.eval_carry = setup.model.zero_carry(config.train.eval_batch_size)
-        self.writer = MetricWriter(workdir, start_step=resume_step or 0)
+        self.writer = MetricWriter(workdir, start_step=resume_step)
 
     def next_batch(self) -> dict[str, np.ndarray]:
         """The next batch: inputs, targets int32 [batch, seq_len], reset bool []; advances the data position."""
@@ -77,17 +151,20 @@ class Trainer:
         self.position = self.batcher.next_position(self.position)
         return {"inputs": windows[:, :-1], "targets": windows[:, 1:], "reset": np.asarray(starts_stream)}
 
+    skipped_in_a_row = 0  # steps skipped by train.skip_nonfinite up to the last log
+
     def log_train(self, step: int, pending: list, since: float, bar) -> None:
-        """Averages the metrics of the steps since the last log (at time ``since``) and writes them."""
+        """Checks the metrics of each step since the last log (at time ``since``), averages and writes them."""
         values = jax.device_get(pending)  # waits for the dispatched steps, so the timing is real
         elapsed = time.perf_counter() - since
-        scalars = {name: float(np.mean([m[name] for m in values])) for name in values[0]}
-        ensure_finite(step, scalars, ("loss", "grad_norm"), self.checkpointer)
-        scalars["bits_per_token"] = scalars["loss"] / math.log(2.0)
-        scalars["bpc"] = scalars["bits_per_token"] / self.chars_per_token  # the training split's average
+        self.skipped_in_a_row = check_steps(step - len(values) + 1, values, self.skipped_in_a_row, self.checkpointer)
+        scalars = interval_means(values)
+        if "loss" in scalars:  # absent when every step of the interval was skipped
+            scalars["bits_per_token"] = scalars["loss"] / math.log(2.0)
+            scalars["bpc"] = scalars["bits_per_token"] / self.chars_per_token  # the training split's average
         scalars["tokens_per_second"] = len(values) * self.config.train.batch_size * self.config.train.seq_len / elapsed
         self.writer.write_scalars(step, scalars, "train")
-        bar.set_postfix(loss=f"{scalars['loss']:.3f}", tok_s=f"{scalars['tokens_per_second']:.0f}")
+        bar.set_postfix(loss=f"{scalars.get('loss', math.nan):.3f}", tok_s=f"{scalars['tokens_per_second']:.0f}")
 
     def generate_sample(self, step: int) -> str:
         """A short sample at the configured temperature, seeded by the step."""
@@ -122,17 +199,46 @@ class Trainer:
             scalars["validation loss"] = val_loss
         ensure_finite(step, scalars, ("loss", "grad_norm", "validation loss"), self.checkpointer)
         meta = make_meta(self.config, self.tokenizer.to_json(), self.position)
-        self.checkpointer.save(self.state, meta, val_loss)
+        last_saved = self.checkpointer.latest_step()
+        try:
+            self.checkpointer.save(self.state, meta, val_loss)
+        except Exception as error:  # a full disk is the user's to fix; anything else is a bug
+            reason = disk_full_reason(error)
+            if reason is None:
+                raise
+            raise DiskFull(disk_full_message(step, "writing its checkpoint", reason, last_saved)) from error
+
+    def interrupted(self, step: int, signal_name: str) -> TrainingInterrupted:
+        """The stop after ``signal_name``, once ``step`` is logged and checkpointed."""
+        return TrainingInterrupted(
+            f"stopped by {signal_name} after step {step}; its checkpoint is saved in "
+            f"{self.checkpointer.step_path(step)}; run the same command to resume", signal_name,
+        )
 
     def run(self) -> dict[str, float]:
-        """Trains from the current step to ``train.num_steps``; returns the last validation metrics."""
+        """Trains from the current step to ``train.num_steps``; returns the last validation metrics.
+
+        SIGTERM or SIGINT stops training once the step in flight is logged and checkpointed
+        (TrainingInterrupted); a full disk stops it with a DiskFull naming the intact checkpoint.
+        """
         cfg = self.config.train
         step = int(jax.device_get(self.state.step))
         if step >= cfg.num_steps:
             tqdm.write(f"already trained to step {step} (train.num_steps={cfg.num_steps}); raise it to go on")
             return {}
-        metrics, pending = {}, []
         bar = tqdm(total=cfg.num_steps, initial=step, desc="train", unit="step", dynamic_ncols=True, mininterval=1.0)
+        current_step = lambda: int(jax.device_get(self.state.step))  # noqa: E731
+        try:
+            with StopSignals() as stop, disk_full_stops(current_step, self.checkpointer.latest_step,
+                                                        f"writing to {self.workdir}"):
+                return self.train_steps(step, bar, stop)
+        finally:
+            bar.close()  # first, so that a message starts on a line of its own
+
+    def train_steps(self, step: int, bar, stop: StopSignals) -> dict[str, float]:
+        """The loop from ``step``: train, log, evaluate, checkpoint; returns the last validation metrics."""
+        cfg = self.config.train
+        metrics, pending = {}, []
         last_log = time.perf_counter()
         while step < cfg.num_steps:
             key = jax.random.fold_in(self.state.rng, step)
@@ -140,30 +246,50 @@ class Trainer:
             pending.append(step_metrics)
             step += 1
             bar.update(1)
-            if step % cfg.log_every == 0 or step == cfg.num_steps:
+            # SIGTERM/SIGINT: finish this step, log and save it, stop (after the last step: just finish)
+            stopping = stop.received is not None and step < cfg.num_steps
+            if step % cfg.log_every == 0 or step == cfg.num_steps or stopping:
                 self.log_train(step, pending, last_log, bar)
                 pending, last_log = [], time.perf_counter()
             evaluated = step % cfg.eval_every == 0 or step == cfg.num_steps
             if evaluated:
                 metrics = self.evaluate_and_sample(step)
-            if step % cfg.checkpoint_every == 0 or step == cfg.num_steps:
+            if step % cfg.checkpoint_every == 0 or step == cfg.num_steps or stopping:
                 self.save(step, step_metrics, metrics["loss"] if evaluated else None)
             if evaluated:
                 last_log = time.perf_counter()  # time spent evaluating is not training time
-        bar.close()
+            if stopping:
+                raise self.interrupted(step, stop.received)
         return metrics
 
     def close(self) -> None:
-        self.writer.close()
-        self.checkpointer.close()
+        """Closes the writers and the checkpointer, and releases the workdir.
+
+        A full disk while flushing the last metrics is a warning, not a second error.
+        """
+        try:
+            self.writer.close()
+        except OSError as error:
+            if disk_full_reason(error) is None:
+                raise
+            warn(f"the last metrics could not be written to {self.workdir} ({disk_full_reason(error)})")
+        finally:
+            self.checkpointer.close()
+            self.lock.release()
 
 
 def train_and_evaluate(config, workdir: str) -> dict[str, float]:
-    """Trains (or resumes) the run in ``workdir``; returns the final validation metrics."""
+    """Trains (or resumes) the run in ``workdir``; returns the final validation metrics.
+
+    Every check of the user's input (settings, workdir, model pieces, resume
+    compatibility, corpus) runs before anything is written, so a mistake leaves the
+    workdir as it was (or not there at all).
+    """
     validate_config(config)
     absolutize_paths(config)
+    data = preflight(config, workdir)
     os.makedirs(workdir, exist_ok=True)
-    trainer = Trainer(config, workdir)
+    trainer = Trainer(config, workdir, data)
     try:
         return trainer.run()
     finally:

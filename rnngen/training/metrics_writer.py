@@ -9,14 +9,26 @@ import time
 from tensorboardX import SummaryWriter
 
 
+def _step_of(line: str) -> int | None:
+    """The step of one JSON line, or None for a line that is not a whole record (a process
+    killed while writing leaves a truncated last line)."""
+    try:
+        record = json.loads(line)
+    except ValueError:
+        return None
+    step = record.get("step") if isinstance(record, dict) else None
+    return step if isinstance(step, int) else None
+
+
 def drop_records_after(path: str, step: int) -> None:
-    """Rewrites the JSON lines file at ``path`` without the records of steps after ``step``."""
+    """Rewrites the JSON lines file at ``path`` without the records of steps after ``step``,
+    and without truncated or unreadable lines."""
     if not os.path.exists(path):
         return
-    with open(path, encoding="utf-8") as f:
-        kept = [line for line in f if line.strip() and json.loads(line)["step"] <= step]
+    with open(path, encoding="utf-8", errors="replace") as f:
+        kept = [line for line in f if (line_step := _step_of(line)) is not None and line_step <= step]
     with open(path + ".tmp", "w", encoding="utf-8") as f:
-        f.writelines(kept)
+        f.writelines(line if line.endswith("\n") else line + "\n" for line in kept)
     os.replace(path + ".tmp", path)
 
 

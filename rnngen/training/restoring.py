@@ -6,6 +6,7 @@ from typing import Any, NamedTuple
 
 from rnngen.data.tokenizers import tokenizer_from_json
 from rnngen.models.language_model import RNNLanguageModel
+from rnngen.training.checkpoint_fallback import GoodCheckpoints, report_load_fallback
 from rnngen.training.checkpointing import Checkpointer, config_from_meta
 from rnngen.training.setup import abstract_state, build_setup
 from rnngen.training.steps import ApplyFn, LossFn
@@ -24,15 +25,26 @@ class TrainedModel(NamedTuple):
 
 
 def load_trained(workdir: str, which: str | int = "latest") -> TrainedModel:
-    """Restores the checkpoint ``which`` ('latest', 'best' or a step) of ``workdir``."""
+    """Restores the checkpoint ``which`` ('latest', 'best' or a step) of ``workdir``.
+
+    A corrupt 'latest' or 'best' checkpoint is skipped for the next good one, with
+    a warning on stderr; a corrupt step asked for by number is a UsageError.
+    """
     checkpointer = Checkpointer(workdir, create=False)  # loading never writes
-    try:
-        step = checkpointer.resolve(which)
-        meta = checkpointer.restore_meta(step)
+    built = {}
+
+    def abstract_for(meta: dict):
         config = config_from_meta(meta)
         tokenizer = tokenizer_from_json(meta["tokenizer"])
-        fresh = build_setup(config, tokenizer.vocab_size)
-        state = checkpointer.restore_state(step, abstract_state(fresh.state))
+        built.update(config=config, tokenizer=tokenizer, fresh=build_setup(config, tokenizer.vocab_size))
+        return abstract_state(built["fresh"].state)
+
+    try:
+        walker = GoodCheckpoints(checkpointer, checkpointer.candidates(which))
+        found = walker.restore(abstract_for)
+        report_load_fallback(checkpointer, walker, which, found)
     finally:
         checkpointer.close()
+    step, _, state = found
+    config, tokenizer, fresh = built["config"], built["tokenizer"], built["fresh"]
     return TrainedModel(config, tokenizer, fresh.model, fresh.apply_fn, state.params, step, fresh.loss_fn)

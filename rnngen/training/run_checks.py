@@ -6,6 +6,7 @@ import json
 import os
 
 from rnngen.errors import UsageError
+from rnngen.data.text_files import ENCODING_ERRORS
 from rnngen.data.tokenizers import TOKENIZERS
 from rnngen.models.language_model import check_tying
 
@@ -57,6 +58,11 @@ def validate_config(config) -> None:
             f"got {config.train.loss_chunk_size}"
         )
     check_tying(config.model)
+    if config.data.get("encoding_errors", "strict") not in ENCODING_ERRORS:
+        raise UsageError(
+            f"--config.data.encoding_errors must be one of {', '.join(ENCODING_ERRORS)}, "
+            f"got {config.data.encoding_errors!r}"
+        )
     if config.tokenizer.kind not in TOKENIZERS:
         raise UsageError(f"--config.tokenizer.kind must be one of {sorted(TOKENIZERS)}, got {config.tokenizer.kind!r}")
 

@@ -55,13 +55,31 @@ def reset_carry(carry: Any, reset: jax.Array) -> Any:
     return jax.tree_util.tree_map(lambda c: jnp.where(reset, jnp.zeros_like(c), c), carry)
 
 
-def make_train_step(loss_fn: LossFn, optimizer: optax.GradientTransformation, schedule: optax.Schedule):
+def all_finite(tree: Any) -> jax.Array:
+    """True [] when every element of every array in ``tree`` is finite."""
+    return jnp.all(jnp.stack([jnp.all(jnp.isfinite(leaf)) for leaf in jax.tree_util.tree_leaves(tree)]))
+
+
+def keep_if(ok: jax.Array, new: Any, old: Any) -> Any:
+    """``new`` where ``ok`` (a scalar bool) is set, else ``old``, leaf by leaf."""
+    return jax.tree_util.tree_map(lambda n, o: jnp.where(ok, n, o), new, old)
+
+
+def make_train_step(
+    loss_fn: LossFn, optimizer: optax.GradientTransformation, schedule: optax.Schedule, skip_nonfinite: bool = False
+):
     """Returns the jitted ``train_step(state, batch, key) -> (state, metrics)``.
 
     batch: {"inputs": int32 [batch, time], "targets": int32 [batch, time],
     "reset": bool []}. The state is donated; the final carry, gradient stopped,
     becomes the next batch's initial carry. ``loss_fn`` is :func:`make_loss_fn`'s;
     metrics["loss"] is the mean nll per token in nats.
+
+    With ``skip_nonfinite``, a step whose loss, gradient norm or updated parameters
+    are not finite leaves the parameters, optimizer state and carry as they were
+    before it (the carry after a stream reset; the step counter still advances)
+    and reports metrics["skipped"] = 1, else 0 (float32 []). The state's
+    structure is the same either way, so the setting may change on resume.
     """
 
     def mean_nll(params, carry, inputs, targets, key):
@@ -69,9 +87,9 @@ def make_train_step(loss_fn: LossFn, optimizer: optax.GradientTransformation, sc
         return total / targets.size, carry
 
     def train_step(state: TrainState, batch: dict, key: jax.Array):
-        carry = reset_carry(state.carry, batch["reset"])
+        carry_in = reset_carry(state.carry, batch["reset"])
         grad_fn = jax.value_and_grad(mean_nll, has_aux=True)
-        (loss, carry), grads = grad_fn(state.params, carry, batch["inputs"], batch["targets"], key)
+        (loss, carry), grads = grad_fn(state.params, carry_in, batch["inputs"], batch["targets"], key)
         updates, opt_state = optimizer.update(grads, state.opt_state, state.params)
         new_state = TrainState(
             step=state.step + 1,
@@ -86,6 +104,10 @@ def make_train_step(loss_fn: LossFn, optimizer: optax.GradientTransformation, sc
             "grad_norm": optax.tree.norm(grads),
             "learning_rate": schedule(state.step),
         }
+        if skip_nonfinite:
+            ok = jnp.isfinite(loss) & jnp.isfinite(metrics["grad_norm"]) & all_finite(new_state.params)
+            new_state = keep_if(ok, new_state, state._replace(step=new_state.step, carry=carry_in))
+            metrics["skipped"] = (~ok).astype(jnp.float32)
         return new_state, metrics
 
     return jax.jit(train_step, donate_argnums=0)

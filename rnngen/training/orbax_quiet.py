@@ -1,0 +1,77 @@
+"""Keeping Orbax's own reports of a failed read or write off stderr.
+
+rnngen reports a corrupt checkpoint or a full disk in one line; Orbax would add
+screenfuls of tracebacks:
+
+- A failed save (say, the disk is full) is logged by Orbax's writer threads
+  through absl at ERROR level, with tracebacks, before the exception reaches
+  the caller. :func:`orbax_errors_dropped` drops those records for the
+  duration of a block; the exception itself still propagates.
+- When one array of a checkpoint cannot be read or written, Orbax abandons
+  the others' reads or writes, and closes its event loop:
+  - each abandoned read is a coroutine whose clean-up turns the ``GeneratorExit``
+    that finalises it into a new exception (orbax-checkpoint 0.12.8,
+    ``serialization._read_array_index_and_device_put``: ``except BaseException:
+    raise Exception(...)``), which Python reports as "Exception ignored in:
+    <coroutine ...>" whenever the coroutine is garbage-collected, often only at
+    interpreter exit;
+  - each TensorStore operation still in flight completes later, in a thread of
+    its own, and its callback's ``loop.call_soon_threadsafe`` raises
+    "RuntimeError: Event loop is closed", reported with a traceback.
+  The hook installed by :func:`drop_abandoned_io_reports` drops these two kinds
+  of report for the rest of the process; every other report reaches the hook
+  that was there before.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import sys
+from typing import Iterator
+
+_ORBAX_DIR = f"{os.sep}orbax{os.sep}"
+
+
+def _is_orbax_coroutine(obj) -> bool:
+    code = getattr(obj, "cr_code", None)
+    return code is not None and _ORBAX_DIR in code.co_filename
+
+
+def _is_late_callback(unraisable) -> bool:
+    """A callback that tried to reach an event loop already closed (no object, asyncio's error)."""
+    error = unraisable.exc_value
+    return (unraisable.object is None and isinstance(error, RuntimeError)
+            and str(error) == "Event loop is closed")
+
+
+def drop_abandoned_io_reports() -> None:
+    """Installs, once per process, an unraisable-exception hook that drops the reports of
+    Orbax's abandoned reads and writes and passes on all others."""
+    if getattr(sys.unraisablehook, "drops_orbax_reports", False):
+        return
+    previous = sys.unraisablehook
+
+    def hook(unraisable) -> None:
+        if not (_is_orbax_coroutine(unraisable.object) or _is_late_callback(unraisable)):
+            previous(unraisable)
+
+    hook.drops_orbax_reports = True
+    sys.unraisablehook = hook
+
+
+class _OrbaxErrors(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (record.levelno >= logging.ERROR and _ORBAX_DIR in record.pathname)
+
+
+@contextlib.contextmanager
+def orbax_errors_dropped() -> Iterator[None]:
+    """Drops the ERROR records Orbax logs through absl inside the block."""
+    logger, only_orbax = logging.getLogger("absl"), _OrbaxErrors()
+    logger.addFilter(only_orbax)
+    try:
+        yield
+    finally:
+        logger.removeFilter(only_orbax)

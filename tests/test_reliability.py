@@ -1,0 +1,294 @@
+"""Reliability through the real `rnngen` command: kill -9, SIGTERM/SIGINT, corrupt checkpoints,
+a full disk, and one training process per workdir."""
+
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import time
+
+import jax
+import numpy as np
+import pytest
+
+import rnngen
+from helpers import cli_overrides, read_metrics
+from rnngen.errors import UsageError
+from rnngen.training.disk_errors import disk_full_reason
+from rnngen.training.metrics_writer import drop_records_after
+from rnngen.training.stop_signals import StopSignals
+from rnngen.training.workdir_lock import WorkdirLock
+from test_cli import ENV, REPO, RNNGEN
+
+CONFIG = "configs/stdlib_char.py:quick"
+# Long enough that a signal sent once the first step is logged lands inside the loop.
+SIGNAL_RUN = {"train.num_steps": 300, "train.eval_every": 100, "train.checkpoint_every": 100, "model.dropout": 0.1}
+
+
+def train_args(workdir, corpus, **changes) -> list[str]:
+    return [*RNNGEN, "train", "--config", CONFIG, "--workdir", str(workdir), *cli_overrides(corpus, **changes)]
+
+
+def run(args, check=True):
+    result = subprocess.run(args, capture_output=True, text=True, timeout=300, cwd=REPO, env=ENV)
+    if check and result.returncode != 0:
+        raise AssertionError(f"{' '.join(args)} failed ({result.returncode}):\n{result.stderr}")
+    return result
+
+
+def rnngen_cli(*args, check=True):
+    return run([*RNNGEN, *args], check=check)
+
+
+def last_line(text: str) -> str:
+    return text.strip().splitlines()[-1]
+
+
+def assert_same_params(workdir_a, workdir_b):
+    a, b = rnngen.load(str(workdir_a)), rnngen.load(str(workdir_b))
+    assert a.step == b.step
+    for x, y in zip(jax.tree_util.tree_leaves(a.trained.params), jax.tree_util.tree_leaves(b.trained.params), strict=True):
+        assert np.array_equal(np.asarray(x), np.asarray(y))
+
+
+def train_losses(workdir) -> list[tuple[int, float]]:
+    return [(r["step"], r["loss"]) for r in read_metrics(str(workdir), "train")]
+
+
+def files_under(directory) -> dict[str, tuple[int, int]]:
+    """path -> (size, mtime_ns) of every file under ``directory``."""
+    found = {}
+    for folder, _, names in os.walk(directory):
+        for name in names:
+            info = os.stat(os.path.join(folder, name))
+            found[os.path.relpath(os.path.join(folder, name), directory)] = (info.st_size, info.st_mtime_ns)
+    return found
+
+
+# --- kill -9 -------------------------------------------------------------------------------
+
+
+def test_a_truncated_last_metrics_line_is_dropped(tmp_path):
+    path = tmp_path / "metrics.jsonl"
+    path.write_text('{"step": 1, "split": "train", "loss": 2.0}\n{"step": 2, "split": "train", "loss": 1.5}\n'
+                    '{"step": 3, "split": "train", "lo')  # a process killed mid-write
+    drop_records_after(str(path), 2)
+    assert [json.loads(line)["step"] for line in path.read_text().splitlines()] == [1, 2]
+    path.write_text('{"step": 1, "split": "train", "loss": 2.0}')  # a whole record, its newline lost
+    drop_records_after(str(path), 1)
+    assert path.read_text() == '{"step": 1, "split": "train", "loss": 2.0}\n'
+
+
+def test_crash_test_script_survives_sigkill(tmp_path):
+    """scripts/crash_test.py: SIGKILLs at random moments, then the final parameters bit for bit."""
+    command = [sys.executable, os.path.join(REPO, "scripts", "crash_test.py"), "--kills", "1", "--steps", "12",
+               "--workdir-root", str(tmp_path / "crash")]
+    result = run(command, check=False)
+    assert result.returncode == 0, result.stdout + result.stderr
+    summary = json.loads(last_line(result.stdout))
+    assert summary["identical"] and summary["metrics_identical"] and summary["kills_landed"] == 1
+    assert summary["final_step"] == 12 and summary["eval_loss"]["interrupted"] == summary["eval_loss"]["uninterrupted"]
+    assert summary["leftover_tmp_dirs"] == 0 and summary["set_aside_checkpoints"] == 0
+
+
+def test_a_save_cut_short_by_sigkill_is_ignored_then_cleaned(tmp_path, tiny_corpus):
+    workdir = tmp_path / "run"
+    run(train_args(workdir, tiny_corpus, **{"train.num_steps": 3}))
+    # What a save killed half-way leaves; step 4 is never saved again, so only the clean-up on start removes it.
+    partial = workdir / "checkpoints" / "4.orbax-checkpoint-tmp"
+    shutil.copytree(workdir / "checkpoints" / "3", partial)
+    (partial / "commit_success.txt").unlink(missing_ok=True)
+    result = rnngen_cli("eval", "--workdir", str(workdir), "--json")
+    assert json.loads(last_line(result.stdout))["step"] == 3 and "warning" not in result.stderr
+    assert partial.is_dir()  # eval only reads
+    run(train_args(workdir, tiny_corpus))
+    assert sorted(os.listdir(workdir / "checkpoints")) == ["3", "6"]
+
+
+# --- SIGTERM / SIGINT ----------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def signal_reference(tmp_path_factory, tiny_corpus):
+    workdir = tmp_path_factory.mktemp("signal") / "reference"
+    run(train_args(workdir, tiny_corpus, **SIGNAL_RUN))
+    return workdir
+
+
+def wait_for_first_step(process, workdir, timeout=120):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and process.poll() is None:
+        if (workdir / "metrics.jsonl").exists() and '"train"' in (workdir / "metrics.jsonl").read_text():
+            return
+        time.sleep(0.02)
+    raise AssertionError("training never logged a step")
+
+
+@pytest.mark.parametrize("signum, status", [(signal.SIGTERM, 0), (signal.SIGINT, 130)], ids=["SIGTERM", "SIGINT"])
+def test_a_stop_signal_saves_the_step_and_the_resumed_run_is_exact(tmp_path, tiny_corpus, signal_reference, signum, status):
+    workdir = tmp_path / "run"
+    process = subprocess.Popen(train_args(workdir, tiny_corpus, **SIGNAL_RUN), stdout=subprocess.DEVNULL,
+                               stderr=subprocess.PIPE, text=True, cwd=REPO, env=ENV)
+    wait_for_first_step(process, workdir)
+    process.send_signal(signum)
+    process.send_signal(signum)  # a second one, while the step and its save finish, changes nothing
+    stderr = process.communicate(timeout=120)[1]
+    assert process.returncode == status and "Traceback" not in stderr
+    message = last_line(stderr)
+    match = re.fullmatch(rf"rnngen train: stopped by {signum.name} after step (\d+); its checkpoint is saved in "
+                         r"(\S+); run the same command to resume", message)
+    assert match, message
+    step = int(match.group(1))
+    assert 0 < step < 300 and rnngen.load(str(workdir)).step == step
+    run(train_args(workdir, tiny_corpus, **SIGNAL_RUN))
+    assert_same_params(workdir, signal_reference)
+    assert train_losses(workdir) == train_losses(signal_reference)
+
+
+def test_inside_stop_signals_sigint_and_sigterm_are_recorded_not_raised():
+    before = signal.getsignal(signal.SIGINT)
+    with StopSignals() as stop:
+        os.kill(os.getpid(), signal.SIGINT)  # outside the block: KeyboardInterrupt
+        os.kill(os.getpid(), signal.SIGTERM)  # outside the block: the process ends
+        time.sleep(0.01)  # the handlers run between bytecodes
+    assert stop.received == "SIGINT"
+    assert signal.getsignal(signal.SIGINT) is before
+
+
+# --- corrupt checkpoints -------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def six_steps(tmp_path_factory, tiny_corpus):
+    """A workdir trained 6 steps by the CLI, with checkpoints 3 and 6."""
+    workdir = tmp_path_factory.mktemp("corrupt") / "run"
+    run(train_args(workdir, tiny_corpus))
+    return workdir
+
+
+def largest_file(directory):
+    paths = [os.path.join(folder, name) for folder, _, names in os.walk(directory) for name in names]
+    return max(paths, key=os.path.getsize)
+
+
+def corrupt(path, how):
+    data = open(path, "rb").read()
+    if how == "truncate":
+        data = data[: len(data) // 2]
+    else:  # garble the middle bytes
+        middle = len(data) // 2
+        data = data[:middle] + bytes(b ^ 0x5A for b in data[middle:middle + 64]) + data[middle + 64:]
+    open(path, "wb").write(data)
+
+
+@pytest.mark.parametrize("item, how, which", [("state", "truncate", "latest"), ("state", "garble", "best"),
+                                              ("meta", "garble", "latest")])
+def test_a_corrupt_latest_checkpoint_falls_back_to_the_previous_one(tmp_path, tiny_corpus, six_steps, item, how, which):
+    workdir = tmp_path / "run"
+    shutil.copytree(six_steps, workdir)
+    assert rnngen.load(str(workdir), which).step == 6  # the checkpoint about to be corrupted
+    corrupt(largest_file(workdir / "checkpoints" / "6" / item), how)
+    before = files_under(workdir)
+
+    result = rnngen_cli("eval", "--workdir", str(workdir), "--json", "--checkpoint", which)
+    assert json.loads(last_line(result.stdout))["step"] == 3
+    warning = last_line(result.stderr)
+    assert re.search(r"warning: checkpoint step 6 \(\S+/checkpoints/6\) is unreadable: .+; using the checkpoint of "
+                     r"step 3 instead$", warning), warning
+    explicit = rnngen_cli("sample", "--workdir", str(workdir), "--checkpoint", "6", check=False)
+    assert explicit.returncode == 2 and "Traceback" not in explicit.stderr
+    assert last_line(explicit.stderr).startswith("rnngen sample: error: checkpoint step 6 (")
+    assert files_under(workdir) == before  # sample and eval never write
+
+    result = run(train_args(workdir, tiny_corpus))
+    assert "checkpoint step 6" in result.stderr and "moved it to" in result.stderr
+    assert sorted(os.listdir(workdir / "corrupt_checkpoints" / "6")) == sorted(os.listdir(six_steps / "checkpoints" / "6"))
+    assert_same_params(workdir, six_steps)  # step 6 trained again from step 3: the same parameters
+    assert [r["step"] for r in read_metrics(str(workdir), "train")] == [1, 2, 3, 4, 5, 6]
+
+
+def test_every_checkpoint_corrupt_is_an_error_that_changes_nothing(tmp_path, tiny_corpus, six_steps):
+    workdir = tmp_path / "run"
+    shutil.copytree(six_steps, workdir)
+    for step in ("3", "6"):
+        corrupt(largest_file(workdir / "checkpoints" / step / "meta"), "truncate")
+    before = files_under(workdir)
+    for args in (["sample", "--workdir", str(workdir)], train_args(workdir, tiny_corpus)[len(RNNGEN):]):
+        result = rnngen_cli(*args, check=False)
+        assert result.returncode == 2 and "Traceback" not in result.stderr
+        assert "no readable checkpoint" in last_line(result.stderr)
+    after = files_under(workdir)
+    assert {k: v for k, v in after.items() if k != "train.lock"} == {k: v for k, v in before.items() if k != "train.lock"}
+
+
+# --- a full disk -----------------------------------------------------------------------------
+
+
+# `rnngen ...` with RLIMIT_FSIZE set: writing past LIMIT bytes of a file fails with EFBIG, as on a full
+# disk (Python ignores SIGXFSZ). Set in the child itself: a preexec_fn is unsafe in this threaded process.
+WITH_FILE_SIZE_LIMIT = (
+    "import resource, runpy, sys\n"
+    "limit = int(sys.argv.pop(1))\n"
+    "resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))\n"
+    "sys.argv[0] = 'rnngen'\n"
+    "runpy.run_module('rnngen.cli', run_name='__main__')\n"
+)
+
+
+def test_a_full_disk_while_saving_keeps_the_previous_checkpoint(tmp_path, tiny_corpus):
+    workdir = tmp_path / "run"
+    bigger = {"model.hidden_size": 128, "model.embed_dim": 64}  # a state of 1.2 MB; metrics and events stay small
+    run(train_args(workdir, tiny_corpus, **bigger, **{"train.num_steps": 3}))
+    limited = [sys.executable, "-c", WITH_FILE_SIZE_LIMIT, "200000", *train_args(workdir, tiny_corpus, **bigger)[3:]]
+    result = run(limited, check=False)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert last_line(result.stderr) == (
+        "rnngen train: error: step 6: writing its checkpoint failed ([Errno 27] File too large); the checkpoint of "
+        "step 3 is intact. Free disk space, then run the same command to resume")
+    assert sorted(os.listdir(workdir / "checkpoints")) == ["3"]  # no partial save left behind
+    assert rnngen.load(str(workdir)).step == 3
+    run(train_args(workdir, tiny_corpus, **bigger))
+    assert rnngen.load(str(workdir)).step == 6
+
+
+def test_a_full_disk_is_recognised_as_an_os_error_or_in_a_writer_message():
+    assert disk_full_reason(OSError(28, "No space left on device")) == "[Errno 28] No space left on device"
+    tensorstore_like = ValueError('OUT_OF_RANGE: Error writing "x": Failed writing: [OS error 122: Disk quota exceeded]')
+    try:
+        raise RuntimeError("save failed") from tensorstore_like
+    except RuntimeError as wrapped:
+        assert disk_full_reason(wrapped) == "[Errno 122] Disk quota exceeded"
+    assert disk_full_reason(ValueError("permission denied")) is None
+
+
+# --- one training process per workdir ------------------------------------------------------
+
+
+def test_the_workdir_lock_refuses_a_second_holder_until_released(tmp_path):
+    first = WorkdirLock(str(tmp_path))
+    with pytest.raises(UsageError, match=rf"being trained by another process \(pid {os.getpid()}\)"):
+        WorkdirLock(str(tmp_path))
+    first.release()
+    WorkdirLock(str(tmp_path)).release()
+
+
+def test_a_second_train_is_refused_while_the_first_lives_and_proceeds_once_it_is_killed(tmp_path, tiny_corpus):
+    workdir = tmp_path / "run"
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import sys, time\nfrom rnngen.training.workdir_lock import WorkdirLock\n"
+         "lock = WorkdirLock(sys.argv[1]); print('locked', flush=True); time.sleep(300)", str(workdir)],
+        stdout=subprocess.PIPE, text=True, cwd=REPO, env=ENV)
+    try:
+        assert holder.stdout.readline().strip() == "locked"
+        refused = run(train_args(workdir, tiny_corpus, **{"train.num_steps": 3}), check=False)
+        assert refused.returncode == 2 and "Traceback" not in refused.stderr
+        assert f"is being trained by another process (pid {holder.pid})" in last_line(refused.stderr)
+        assert os.listdir(workdir) == ["train.lock"]  # nothing else was touched
+    finally:
+        holder.send_signal(signal.SIGKILL)
+        holder.wait()
+    run(train_args(workdir, tiny_corpus, **{"train.num_steps": 3}))
+    assert rnngen.load(str(workdir)).step == 3
