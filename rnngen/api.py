@@ -2,14 +2,23 @@
 
 from __future__ import annotations
 
+import os
 import sys
+from typing import Iterator, Sequence
 
 import jax
 import numpy as np
 
 from rnngen.data.corpus import encode_split, load_corpus
 from rnngen.errors import UsageError
-from rnngen.sampling import sample
+from rnngen.decoding.beam_search import beam_search
+from rnngen.decoding.incremental_text import IncrementalText
+from rnngen.decoding.options import DecodingOptions, check_decoding_options
+from rnngen.decoding.scoring import token_surprisals
+from rnngen.decoding.stop_strings import build_stop_table
+from rnngen.decoding.streaming import stream_tokens
+from rnngen.decoding.texts import row_texts
+from rnngen.sampling import make_settings, sample_until
 from rnngen.training.context_eval import evaluate_with_resets
 from rnngen.training.evaluation import evaluate
 from rnngen.training.restoring import TrainedModel, load_trained
@@ -67,23 +76,130 @@ class LanguageModel:
     def generate_many(
         self, prompt: str = "\n", length: int = 200, *, num_samples: int = 1, temperature: float = 1.0,
         top_k: int = 0, top_p: float = 1.0, seed: int = 0, allow_unknown: bool = False,
+        repetition_penalty: float = 1.0, no_repeat_ngram_size: int = 0, stop: str | Sequence[str] = (),
+        num_beams: int = 1, length_penalty: float = 1.0, num_return_sequences: int | None = None,
+        max_new_tokens: int | None = None,
     ) -> list[str]:
-        """``num_samples`` continuations of ``prompt`` by ``length`` tokens, each with the prompt in front.
+        """Continuations of ``prompt`` by ``length`` (alias ``max_new_tokens``) tokens, each with the prompt in front.
 
-        The unknown token is never generated.
+        Sampling gives ``num_samples`` (alias ``num_return_sequences``) samples;
+        ``num_beams > 1`` runs beam search instead and gives the best
+        ``num_return_sequences`` (default 1) beams, best first (temperature, top_k,
+        top_p and seed do not apply). ``repetition_penalty`` (1: off) and
+        ``no_repeat_ngram_size`` (0: off) look at the prompt and the generated
+        tokens (:mod:`rnngen.decoding.repetition`). A text ends before the first
+        ``stop`` string its generated part contains (the stop string is not
+        included); the compiled loop ends once every sample has stopped. The
+        unknown token is never generated.
         """
+        length = length if max_new_tokens is None else max_new_tokens
+        stops = (stop,) if isinstance(stop, str) else tuple(stop)
+        if num_return_sequences is not None and num_beams == 1:
+            if num_samples not in (1, num_return_sequences):
+                raise UsageError(f"num_samples={num_samples} and num_return_sequences={num_return_sequences} disagree")
+            num_samples = num_return_sequences
+        options = DecodingOptions(repetition_penalty, no_repeat_ngram_size, stops, num_beams, length_penalty,
+                                  num_return_sequences or 1)
         check_sampling_args(length, temperature, top_k, top_p, num_samples)
-        prompt_ids = np.tile(self.encode_prompt(prompt, allow_unknown)[None, :], (num_samples, 1))
-        ids = sample(
-            self.trained.apply_fn, self.trained.params, self.trained.model.zero_carry(num_samples),
-            jax.random.PRNGKey(seed), prompt_ids, length, temperature=temperature, top_k=top_k, top_p=top_p,
-            banned_id=self.tokenizer.unk_id,
-        )
-        return [prompt + self.tokenizer.decode(row) for row in np.asarray(ids)]
+        check_decoding_options(options, num_samples)
+        prompt_ids = self.encode_prompt(prompt, allow_unknown)
+        if num_beams > 1:
+            return [prompt + beam["text"] for beam in self._beams(prompt_ids, length, options)]
+        settings = make_settings(temperature, top_k, top_p, self.tokenizer.unk_id, repetition_penalty, no_repeat_ngram_size)
+        return [prompt + text for text in self._samples(prompt_ids, length, num_samples, seed, settings, stops)]
 
-    def generate(self, prompt: str = "\n", length: int = 200, **options) -> str:
-        """One continuation of ``prompt`` (prompt included); options as :meth:`generate_many`."""
-        return self.generate_many(prompt, length, num_samples=1, **options)[0]
+    def _samples(self, prompt_ids: np.ndarray, length: int, num_samples: int, seed: int, settings, stops) -> list[str]:
+        """``num_samples`` generated texts (prompt excluded) after prompt_ids int32 [prompt_len], cut at ``stops``."""
+        generated = sample_until(
+            self.trained.apply_fn, self.trained.params, self.trained.model.zero_carry(num_samples),
+            jax.random.PRNGKey(seed), np.tile(prompt_ids[None, :], (num_samples, 1)), length, settings,
+            build_stop_table(self.tokenizer, stops),
+        )
+        tokens, lengths, _ = jax.device_get(generated)
+        return row_texts(self.tokenizer, tokens, lengths, stops)
+
+    def stream(
+        self, prompt: str = "\n", length: int = 200, *, block: int = 64, temperature: float = 1.0, top_k: int = 0,
+        top_p: float = 1.0, seed: int = 0, allow_unknown: bool = False, repetition_penalty: float = 1.0,
+        no_repeat_ngram_size: int = 0, stop: str | Sequence[str] = (), max_new_tokens: int | None = None,
+    ) -> Iterator[str]:
+        """Yields the prompt, then the generated text in pieces as it is generated (in compiled
+        blocks of ``block`` tokens); the pieces join into exactly :meth:`generate`'s text for
+        the same arguments. One sample; options as :meth:`generate_many`."""
+        length = length if max_new_tokens is None else max_new_tokens
+        stops = (stop,) if isinstance(stop, str) else tuple(stop)
+        check_sampling_args(length, temperature, top_k, top_p, 1)
+        check_decoding_options(DecodingOptions(repetition_penalty, no_repeat_ngram_size, stops))
+        if block <= 0:
+            raise UsageError(f"block must be > 0 tokens, got {block}")
+        prompt_ids = self.encode_prompt(prompt, allow_unknown)
+        settings = make_settings(temperature, top_k, top_p, self.tokenizer.unk_id, repetition_penalty, no_repeat_ngram_size)
+        text = IncrementalText(self.tokenizer, stops)
+        yield prompt
+        for ids in stream_tokens(
+            self.trained.apply_fn, self.trained.params, self.trained.model.zero_carry(1), jax.random.PRNGKey(seed),
+            prompt_ids[None, :], length, settings, build_stop_table(self.tokenizer, stops), block,
+        ):
+            yield text.push(ids)
+            if text.stopped:  # word models stop here: their loop cannot see stop strings
+                break
+        yield text.finish()
+
+    def generate(self, prompt: str = "\n", length: int = 200, **options) -> str | list[str]:
+        """One continuation of ``prompt`` (prompt included); options as :meth:`generate_many`.
+
+        With ``num_return_sequences > 1``, the list of them.
+        """
+        texts = self.generate_many(prompt, length, **options)
+        return texts if len(texts) > 1 else texts[0]
+
+    def generate_beams(
+        self, prompt: str = "\n", length: int = 200, *, num_beams: int = 4, length_penalty: float = 1.0,
+        num_return_sequences: int = 1, stop: str | Sequence[str] = (), allow_unknown: bool = False,
+    ) -> list[dict]:
+        """Beam search: the best ``num_return_sequences`` beams, best first, as
+        {"text" (generated text, prompt excluded, cut at a stop string), "log_prob"
+        (natural log-probability of the generated tokens), "score" (log_prob /
+        length ** length_penalty)}."""
+        stops = (stop,) if isinstance(stop, str) else tuple(stop)
+        options = DecodingOptions(num_beams=num_beams, length_penalty=length_penalty,
+                                  num_return_sequences=num_return_sequences, stop=stops)
+        check_sampling_args(length, 1.0, 0, 1.0, 1)
+        check_decoding_options(options)
+        return self._beams(self.encode_prompt(prompt, allow_unknown), length, options)
+
+    def _beams(self, prompt_ids: np.ndarray, length: int, options: DecodingOptions) -> list[dict]:
+        """Beam search from prompt_ids int32 [prompt_len]; see :meth:`generate_beams`."""
+        beams = jax.device_get(beam_search(
+            self.trained.apply_fn, self.trained.params, self.trained.model.zero_carry(1), prompt_ids[None, :],
+            length, options.num_beams, options.length_penalty, self.tokenizer.unk_id,
+        ))
+        kept = slice(0, options.num_return_sequences)
+        texts = row_texts(self.tokenizer, beams.tokens[0, kept], None, options.stop)
+        return [{"text": text, "log_prob": float(lp), "score": float(score)}
+                for text, lp, score in zip(texts, beams.log_probs[0, kept], beams.scores[0, kept])]
+
+    def score(self, text: str) -> dict:
+        """How surprising ``text`` is to the model, read from the zero state as one stream.
+
+        Returns {"bits" (total negative log2-likelihood of every token after the
+        first), "bits_per_char" (over the characters the predicted tokens cover, as
+        ``evaluate``'s bpc), "bits_per_token", "tokens" (predicted tokens),
+        "characters", "token_texts" and "token_bits" (each predicted token's text,
+        from its start to the next token's start, and its surprisal in bits, in order)}.
+        """
+        encoded = encode_split(self.tokenizer, text)
+        if len(encoded.ids) < 2:
+            raise UsageError("the text has fewer than 2 tokens: the first token is not predicted, so there is nothing to score")
+        bits = token_surprisals(self.trained.apply_fn, self.trained.params, self.trained.model.zero_carry(1), encoded.ids)
+        total, num_chars = float(bits.sum()), encoded.num_chars
+        ends = [*encoded.starts[2:].tolist(), len(text)]
+        return {
+            "bits": total, "bits_per_char": total / max(num_chars, 1), "bits_per_token": total / len(bits),
+            "tokens": len(bits), "characters": num_chars,
+            "token_texts": [text[a:b] for a, b in zip(encoded.starts[1:].tolist(), ends)],
+            "token_bits": bits.tolist(),
+        }
 
     def evaluate(self, split: str = "validation", reset_every: int | None = None) -> dict[str, float]:
         """Metrics over a whole split of the training corpus: loss (nats/token), bits_per_token,
@@ -115,6 +231,15 @@ class LanguageModel:
         return self._texts
 
 
+def check_workdir_exists(workdir: str) -> None:
+    """A UsageError unless ``workdir`` is an existing directory (loading never creates one)."""
+    if not os.path.exists(workdir):
+        raise UsageError(f"workdir {workdir} does not exist: pass the --workdir of a run trained with `rnngen train`")
+    if not os.path.isdir(workdir):
+        raise UsageError(f"workdir {workdir} is a file, not a directory: pass the --workdir of a run trained with `rnngen train`")
+
+
 def load(workdir: str, checkpoint: str | int = "latest") -> LanguageModel:
     """Loads checkpoint 'latest', 'best' or a step number from ``workdir``."""
+    check_workdir_exists(workdir)
     return LanguageModel(load_trained(workdir, checkpoint))

@@ -7,10 +7,14 @@ import json
 import sys
 
 from rnngen.config import KEY_HELP, base_config
-from rnngen.errors import UsageError
+from rnngen.errors import TrainingInterrupted, UsageError
+from rnngen.escapes import unescape
 
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
+# Training stopped by a signal after saving a checkpoint: SIGTERM (a scheduler's
+# preemption notice) is a clean stop, SIGINT (Ctrl-C) keeps the shell's 128 + 2.
+EXIT_AFTER_SIGNAL = {"SIGTERM": 0, "SIGINT": EXIT_INTERRUPTED}
 
 
 def config_keys_help() -> str:
@@ -52,6 +56,27 @@ def add_sample_parser(commands) -> None:
     parser.add_argument("--seed", type=int, default=0, help="PRNG seed; the same seed gives the same text (default: 0)")
     parser.add_argument("--allow-unknown", action="store_true",
                         help="read prompt words or characters outside the vocabulary as the unknown token (with a warning) instead of refusing")
+    add_decoding_args(parser)
+
+
+def add_decoding_args(parser) -> None:
+    parser.add_argument("--repetition-penalty", type=float, default=1.0,
+                        help="CTRL penalty on tokens already in the prompt or generated, > 0; 1 is off (default: 1.0)")
+    parser.add_argument("--no-repeat-ngram-size", type=int, default=0,
+                        help="never repeat an n-gram of this many tokens (prompt included); 0 is off (default: 0)")
+    parser.add_argument("--stop", action="append", default=[], type=unescape, metavar="TEXT",
+                        help="end a sample before the first occurrence of TEXT in its generated text (repeatable; "
+                        "\\n, \\t, \\r and \\\\ are read as newline, tab, carriage return and backslash)")
+    parser.add_argument("--num-beams", type=int, default=1,
+                        help="beam search with this many beams instead of sampling (deterministic); 1 is sampling (default: 1)")
+    parser.add_argument("--length-penalty", type=float, default=1.0,
+                        help="beam score = log-probability / length ** this (Hugging Face's convention; default: 1.0)")
+    parser.add_argument("--num-return-sequences", type=int, default=1,
+                        help="with --num-beams: print the best this many beams, best first (default: 1)")
+    parser.add_argument("--stream", action="store_true",
+                        help="print the text as it is generated, in blocks of --block tokens (one sample, no beams); "
+                        "the text equals the unstreamed one for the same seed")
+    parser.add_argument("--block", type=int, default=64, help="tokens per streamed block (default: 64)")
 
 
 def add_eval_parser(commands) -> None:
@@ -63,32 +88,106 @@ def add_eval_parser(commands) -> None:
     parser.add_argument("--json", action="store_true", help="end stdout with one JSON object of the metrics")
 
 
+def add_score_parser(commands) -> None:
+    parser = commands.add_parser("score", help="score a text: its negative log-likelihood in bits",
+                                 description="Print the text's total negative log-likelihood in bits, bits per character "
+                                 "and per token, and its token count; the first token is not predicted.")
+    add_checkpoint_args(parser)
+    parser.add_argument("file", metavar="FILE", help="UTF-8 text file to score; - reads stdin")
+    parser.add_argument("--per-token", action="store_true", help="also print each predicted token's text (JSON-quoted) and surprisal in bits, one per line")
+    parser.add_argument("--json", action="store_true", help="print one JSON object instead (with per-token lists under --per-token)")
+
+
+def add_chat_parser(commands) -> None:
+    parser = commands.add_parser("chat", help="continue prompts typed in the terminal",
+                                 description="A prompt loop: each line you type is continued by the model (streamed); "
+                                 "lines starting with ':' change settings (:help lists them).")
+    add_checkpoint_args(parser)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="rnngen", description="Character-, word- and subword-level RNNs in JAX/Flax: train, sample, evaluate.")
-    commands = parser.add_subparsers(dest="command", required=True, metavar="{train,sample,eval}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="{train,sample,eval,score,chat}")
     add_train_parser(commands)
     add_sample_parser(commands)
     add_eval_parser(commands)
+    add_score_parser(commands)
+    add_chat_parser(commands)
     return parser
 
 
 def run_train(args, overrides: list[str]) -> None:
     from rnngen.config_files import apply_overrides, load_config
+
+    config = apply_overrides(load_config(args.config), overrides)  # a bad override fails before JAX is imported
     from rnngen.training.loop import train_and_evaluate
 
-    config = apply_overrides(load_config(args.config), overrides)
     train_and_evaluate(config, args.workdir)
 
 
 def run_sample(args) -> None:
     import rnngen
+    from rnngen.api import check_sampling_args
+    from rnngen.decoding.options import check_decoding_options
 
+    check_sampling_args(args.length, args.temperature, args.top_k, args.top_p, args.num_samples)  # before loading
+    check_decoding_options(decoding_options(args), args.num_samples)
+    options = decoding_options(args)._asdict()
+    if args.num_beams == 1:
+        if args.num_return_sequences != 1:
+            raise UsageError("--num-return-sequences applies to beam search (--num-beams > 1); use --num-samples for samples")
+        del options["num_return_sequences"]
+    if args.stream:
+        return stream_sample(args, options)
     model = rnngen.load(args.workdir, args.checkpoint)
     texts = model.generate_many(
         args.prompt, args.length, num_samples=args.num_samples, temperature=args.temperature,
-        top_k=args.top_k, top_p=args.top_p, seed=args.seed, allow_unknown=args.allow_unknown,
+        top_k=args.top_k, top_p=args.top_p, seed=args.seed, allow_unknown=args.allow_unknown, **options,
     )
     print("\n\n".join(texts))
+
+
+def stream_sample(args, options: dict) -> None:
+    import rnngen
+
+    if args.num_samples != 1 or args.num_beams != 1:
+        raise UsageError("--stream prints one sample: it does not combine with --num-samples or --num-beams")
+    if args.block <= 0:
+        raise UsageError(f"--block must be > 0 tokens, got {args.block}")
+    del options["num_beams"], options["length_penalty"]
+    model = rnngen.load(args.workdir, args.checkpoint)
+    for piece in model.stream(args.prompt, args.length, block=args.block, temperature=args.temperature, top_k=args.top_k,
+                              top_p=args.top_p, seed=args.seed, allow_unknown=args.allow_unknown, **options):
+        print(piece, end="", flush=True)
+    print()
+
+
+def decoding_options(args):
+    from rnngen.decoding.options import DecodingOptions
+
+    return DecodingOptions(args.repetition_penalty, args.no_repeat_ngram_size, tuple(args.stop), args.num_beams,
+                           args.length_penalty, args.num_return_sequences)
+
+
+def run_chat(args) -> None:
+    import rnngen
+    from rnngen.chat import chat
+
+    model = rnngen.load(args.workdir, args.checkpoint)
+
+    def write(text: str) -> None:
+        print(text, end="", flush=True)
+
+    chat(model, input, write)
+
+
+def run_score(args) -> None:
+    import rnngen
+    from rnngen.decoding.reports import read_text_arg, score_lines
+
+    text = read_text_arg(args.file)  # before loading
+    result = rnngen.load(args.workdir, args.checkpoint).score(text)
+    print("\n".join(score_lines(result, args.per_token, args.json)))
 
 
 def run_eval(args) -> None:
@@ -125,11 +224,18 @@ def main(argv: list[str] | None = None) -> int:
             run_train(args, extra)
         elif args.command == "sample":
             run_sample(args)
+        elif args.command == "score":
+            run_score(args)
+        elif args.command == "chat":
+            run_chat(args)
         else:
             run_eval(args)
     except (UsageError, DataError) as error:
         print(f"rnngen {args.command}: error: {error}", file=sys.stderr)
         return EXIT_USAGE
+    except TrainingInterrupted as stop:
+        print(f"rnngen {args.command}: {stop}", file=sys.stderr)
+        return EXIT_AFTER_SIGNAL[stop.signal_name]
     except KeyboardInterrupt:
         print("rnngen: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED

@@ -3,8 +3,9 @@
 It knows nothing of training or of a particular model: it takes an
 ``apply_fn(params, tokens [batch, time], carry) -> (logits [batch, time, vocab], carry)``.
 The prompt runs through the model in one call (one scan), then generation is one
-compiled ``lax.scan``. Temperature, top_k and top_p are traced runtime values,
-so changing them does not recompile.
+compiled ``lax.while_loop`` (:mod:`rnngen.decoding.loop`), which ends early once every
+row has produced a stop string. Temperature, top_k, top_p, repetition_penalty and
+no_repeat_ngram_size are traced runtime values, so changing them does not recompile.
 """
 
 from __future__ import annotations
@@ -13,60 +14,22 @@ import functools
 from typing import Any, Callable, NamedTuple
 
 import jax
-import jax.numpy as jnp
+
+from rnngen.decoding.filters import ban_token, sample_token, top_k_filter, top_p_filter  # noqa: F401  (public here)
+from rnngen.decoding.loop import Generated, decode
+from rnngen.decoding.repetition import NO_REPEAT_OFF, PENALTY_OFF
+from rnngen.decoding.settings import Settings, make_settings
 
 ApplyFn = Callable[[Any, jax.Array, Any], tuple[jax.Array, Any]]
 
-_MASKED = -jnp.inf
-_MIN_TEMPERATURE = 1e-6
-
 
 class SamplerState(NamedTuple):
-    """The loop state: logits [batch, vocab] for the next token, the model carry, the key."""
+    """The loop state of the first sampler (kept for code that imports it; the loop
+    now runs on :class:`rnngen.decoding.loop.LoopState`)."""
 
     logits: jax.Array
     carry: Any
     key: jax.Array
-
-
-def top_k_filter(logits: jax.Array, top_k: jax.Array) -> jax.Array:
-    """logits [batch, vocab]: keeps the top_k largest per row (ties kept); top_k <= 0 keeps all."""
-    vocab = logits.shape[-1]
-    sorted_desc = -jnp.sort(-logits, axis=-1)
-    kth = jnp.take_along_axis(sorted_desc, jnp.full(logits.shape[:-1] + (1,), jnp.clip(top_k, 1, vocab) - 1), axis=-1)
-    filtered = jnp.where(logits < kth, _MASKED, logits)
-    return jnp.where(top_k > 0, filtered, logits)
-
-
-def top_p_filter(logits: jax.Array, top_p: jax.Array) -> jax.Array:
-    """logits [batch, vocab]: keeps the smallest set of most likely tokens whose mass reaches top_p.
-
-    A token is kept when the probability mass of the tokens ranked above it is
-    below top_p, so the most likely token always stays; top_p >= 1 keeps all.
-    """
-    sorted_desc = -jnp.sort(-logits, axis=-1)
-    probs = jax.nn.softmax(sorted_desc, axis=-1)
-    mass_above = jnp.cumsum(probs, axis=-1) - probs
-    kept = mass_above < top_p
-    threshold = jnp.min(jnp.where(kept, sorted_desc, jnp.inf), axis=-1, keepdims=True)
-    filtered = jnp.where(logits < threshold, _MASKED, logits)
-    return jnp.where(top_p < 1.0, filtered, logits)
-
-
-def ban_token(logits: jax.Array, token_id: jax.Array) -> jax.Array:
-    """logits [batch, vocab] with column ``token_id`` set to -inf; a negative id bans nothing."""
-    return jnp.where(jnp.arange(logits.shape[-1]) == token_id, _MASKED, logits)
-
-
-def sample_token(key: jax.Array, logits: jax.Array, temperature, top_k, top_p) -> jax.Array:
-    """logits [batch, vocab] -> token ids int32 [batch]; temperature 0 is greedy (argmax)."""
-    scaled = logits.astype(jnp.float32) / jnp.maximum(temperature, _MIN_TEMPERATURE)
-    # Each filter sorts the vocabulary: skip it at run time when it is off.
-    filtered = jax.lax.cond(top_k > 0, top_k_filter, lambda x, _: x, scaled, top_k)
-    filtered = jax.lax.cond(top_p < 1.0, top_p_filter, lambda x, _: x, filtered, top_p)
-    sampled = jax.random.categorical(key, filtered, axis=-1)
-    greedy = jnp.argmax(logits, axis=-1)
-    return jnp.where(temperature > 0, sampled, greedy).astype(jnp.int32)
 
 
 @functools.partial(jax.jit, static_argnames=("apply_fn", "num_new_tokens"))
@@ -81,6 +44,8 @@ def sample(
     top_k: int | jax.Array = 0,
     top_p: float | jax.Array = 1.0,
     banned_id: int | jax.Array = -1,
+    repetition_penalty: float | jax.Array = PENALTY_OFF,
+    no_repeat_ngram_size: int | jax.Array = NO_REPEAT_OFF,
 ) -> jax.Array:
     """Continues each prompt by ``num_new_tokens`` sampled tokens.
 
@@ -93,22 +58,29 @@ def sample(
       num_new_tokens: how many tokens to generate (static).
       temperature: 0 means greedy; top_k: 0 means off; top_p: 1 means off.
       banned_id: a token never generated (the tokenizer's unknown id); -1 means none.
+      repetition_penalty: CTRL's penalty on every token already in the prompt or
+        generated; 1 means off (see :mod:`rnngen.decoding.repetition`).
+      no_repeat_ngram_size: n > 0 forbids any n-gram from occurring twice in
+        prompt + generated tokens; 0 means off.
 
     Returns:
       int32 [batch, num_new_tokens], the generated ids (the prompt not included).
     """
-    temperature = jnp.asarray(temperature, jnp.float32)
-    top_k = jnp.asarray(top_k, jnp.int32)
-    top_p = jnp.asarray(top_p, jnp.float32)
-    banned_id = jnp.asarray(banned_id, jnp.int32)
-    prompt_logits, carry = apply_fn(params, prompt_ids, initial_carry)
+    settings = make_settings(temperature, top_k, top_p, banned_id, repetition_penalty, no_repeat_ngram_size)
+    return decode(apply_fn, params, initial_carry, key, prompt_ids, num_new_tokens, settings, None).tokens
 
-    def generate_one(state: SamplerState, _):
-        key, token_key = jax.random.split(state.key)
-        token = sample_token(token_key, ban_token(state.logits, banned_id), temperature, top_k, top_p)
-        logits, carry = apply_fn(params, token[:, None], state.carry)
-        return SamplerState(logits[:, -1], carry, key), token
 
-    initial = SamplerState(prompt_logits[:, -1], carry, key)
-    _, tokens = jax.lax.scan(generate_one, initial, None, length=num_new_tokens)
-    return jnp.swapaxes(tokens, 0, 1)
+@functools.partial(jax.jit, static_argnames=("apply_fn", "num_new_tokens"))
+def sample_until(
+    apply_fn: ApplyFn, params: Any, initial_carry: Any, key: jax.Array, prompt_ids: jax.Array,
+    num_new_tokens: int, settings: Settings, stops: Any,
+) -> Generated:
+    """:func:`sample` that also ends each row at a stop string.
+
+    settings: :func:`make_settings`; stops: a :class:`rnngen.decoding.stop_strings.StopTable`
+    or None. Returns a :class:`rnngen.decoding.loop.Generated`: tokens int32
+    [batch, num_new_tokens] (0 after a row's end) and lengths int32 [batch] (the
+    tokens up to and including the one that completed a stop string, else
+    ``num_new_tokens``). The loop ends as soon as every row has stopped.
+    """
+    return decode(apply_fn, params, initial_carry, key, prompt_ids, num_new_tokens, settings, stops)

@@ -67,6 +67,11 @@ class SubwordTokenizer:
         """Number of ids: <unk>, the newline piece, 256 byte pieces and the learned pieces."""
         return int(self._sp.get_piece_size())
 
+    @property
+    def piece_bytes(self) -> tuple[bytes, ...]:
+        """The exact UTF-8 bytes each id [vocab] adds to decoded text (decoding concatenates them)."""
+        return tuple(self._bytes)
+
     def encode(self, text: str) -> np.ndarray:
         """Returns int32 ids [n]; unseen characters become their UTF-8 byte pieces."""
         _utf8(text)
