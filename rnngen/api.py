@@ -17,7 +17,7 @@ from rnngen.decoding.options import DecodingOptions, check_decoding_options
 from rnngen.decoding.scoring import token_surprisals
 from rnngen.decoding.stop_strings import build_stop_table
 from rnngen.decoding.streaming import stream_tokens
-from rnngen.decoding.texts import row_texts
+from rnngen.decoding.texts import row_texts, separator
 from rnngen.sampling import make_settings, sample_until
 from rnngen.training.context_eval import evaluate_with_resets
 from rnngen.training.evaluation import evaluate
@@ -116,7 +116,8 @@ class LanguageModel:
             build_stop_table(self.tokenizer, stops),
         )
         tokens, lengths, _ = jax.device_get(generated)
-        return row_texts(self.tokenizer, tokens, lengths, stops)
+        texts = row_texts(self.tokenizer, tokens, lengths, stops)
+        return [separator(self.tokenizer, prompt_ids[-1], row) + text if text else text for row, text in zip(tokens, texts)]
 
     def stream(
         self, prompt: str = "\n", length: int = 200, *, block: int = 64, temperature: float = 1.0, top_k: int = 0,
@@ -140,10 +141,16 @@ class LanguageModel:
             self.trained.apply_fn, self.trained.params, self.trained.model.zero_carry(1), jax.random.PRNGKey(seed),
             prompt_ids[None, :], length, settings, build_stop_table(self.tokenizer, stops), block,
         ):
-            yield text.push(ids)
+            yield self._after_prompt(text.push(ids), text, prompt_ids)
             if text.stopped:  # word models stop here: their loop cannot see stop strings
                 break
-        yield text.finish()
+        yield self._after_prompt(text.finish(), text, prompt_ids)
+
+    def _after_prompt(self, piece: str, text: IncrementalText, prompt_ids: np.ndarray) -> str:
+        """``piece`` of streamed text, with the separator after the prompt in front of the first one."""
+        if piece and text.sent == len(piece):  # the first text of the stream
+            return separator(self.tokenizer, prompt_ids[-1], text.ids[:1]) + piece
+        return piece
 
     def generate(self, prompt: str = "\n", length: int = 200, **options) -> str | list[str]:
         """One continuation of ``prompt`` (prompt included); options as :meth:`generate_many`.

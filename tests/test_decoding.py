@@ -314,3 +314,19 @@ def test_score_equals_the_evaluation_loss_and_sums_its_token_surprisals(tmp_path
     assert "".join(scored["token_texts"]) == text[1:]
     with pytest.raises(ValueError, match="fewer than 2 tokens"):
         model.score("K")
+
+
+def test_a_word_model_continuation_is_spaced_from_its_prompt():
+    from ml_collections import ConfigDict
+
+    from rnngen.data.char_tokenizer import CharTokenizer
+    from rnngen.data.word_tokenizer import WordTokenizer
+    from rnngen.decoding.texts import separator
+
+    words = WordTokenizer.from_text("KING HENRY:\nI go.\n", ConfigDict({"lowercase": False, "min_count": 1, "max_size": 0}))
+    king, henry, colon = (int(words.encode(w)[0]) for w in ("KING", "HENRY", ":"))
+    assert separator(words, king, [henry]) == " "
+    assert separator(words, king, [colon]) == ""
+    assert separator(words, king, []) == ""
+    chars = CharTokenizer.from_text("ab")
+    assert separator(chars, 1, [2]) == ""

@@ -17,3 +17,17 @@ def row_texts(tokenizer, tokens: np.ndarray, lengths: np.ndarray | None, stops: 
         used = row if lengths is None else row[: int(lengths[i])]
         texts.append(cut_at_stop(tokenizer.decode(used), stops)[0])
     return texts
+
+
+def separator(tokenizer, last_prompt_id: int, generated_ids) -> str:
+    """What goes between a prompt and its generated text: the space a word tokenizer's
+    decode puts between the prompt's last token and the first generated one ("KING" +
+    " HENRY"); nothing for char and subword tokenizers, whose decode is exact."""
+    generated_ids = np.asarray(generated_ids).reshape(-1)
+    if not generated_ids.size:
+        return ""
+    before, after = tokenizer.decode([last_prompt_id]), tokenizer.decode(generated_ids[:1])
+    joined = tokenizer.decode([last_prompt_id, generated_ids[0]])
+    if len(joined) > len(before) + len(after) and joined.startswith(before) and joined.endswith(after):
+        return joined[len(before) : len(joined) - len(after)]
+    return ""
