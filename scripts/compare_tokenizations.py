@@ -86,7 +86,7 @@ def overrides(kind: str, args, **changes) -> list[str]:
 
 def run_train(kind: str, workdir: str, config_args: list[str]) -> tuple[float, float]:
     """Runs `rnngen train` in a subprocess; returns (peak RSS in MiB, wall seconds)."""
-    peak_file = os.path.join(workdir + ".peak_rss")
+    peak_file = workdir + ".peak_rss"
     os.makedirs(os.path.dirname(workdir), exist_ok=True)
     command = [sys.executable, "-c", TRAIN_WRAPPER, peak_file, "train",
                "--config", os.path.join(REPO, "configs", f"shakespeare_{kind}.py:quick"), "--workdir", workdir,
