@@ -3,10 +3,17 @@
 A cell splits its work in two, so that the expensive part that does not depend
 on the previous step runs outside the recurrence:
 
-- ``project_inputs(xs [batch, time, input]) -> [batch, time, proj]`` runs once
-  over the whole block (one large matmul per layer);
+- ``project_inputs(xs [..., input]) -> [..., proj]`` runs once over the whole
+  block (one large matmul per layer);
 - ``step(carry, x_t [batch, proj]) -> (carry, h_t [batch, hidden])`` runs inside
   ``jax.lax.scan``, one time step at a time.
+
+``recur(projected [time, batch, proj], carry)`` runs the recurrence. Its
+default is the plain ``lax.scan`` of ``step`` (the reference, differentiated
+by autodiff); the built-in cells override it with
+:func:`rnngen.models.fused_scan.fused_scan`, the same math with a hand-written
+backward pass that computes the recurrent weight gradient as one large matmul
+after the reverse scan (tested against the reference in values and gradients).
 
 A researcher's own cell subclasses :class:`RecurrentCell`, decorates itself with
 ``@register_cell("my_cell")`` and is chosen with ``--config.model.cell=my_cell``;
@@ -24,6 +31,8 @@ import jax.numpy as jnp
 from flax import nnx
 
 from rnngen.errors import UsageError
+from rnngen.models.fused_scan import fused_scan
+from rnngen.models.gates import GRU_GATES, LSTM_GATES, RNN_GATES
 
 Carry = Any  # a pytree of [batch, hidden] arrays
 
@@ -76,7 +85,7 @@ class RecurrentCell(nnx.Module):
         return cls(input_size, hidden_size, rngs=rngs)
 
     def project_inputs(self, xs: jax.Array) -> jax.Array:
-        """xs [batch, time, input] -> [batch, time, proj]; runs once, outside the scan."""
+        """xs [..., input] -> [..., proj]; runs once, outside the scan."""
         raise NotImplementedError
 
     def step(self, carry: Carry, x_t: jax.Array) -> tuple[Carry, jax.Array]:
@@ -87,15 +96,29 @@ class RecurrentCell(nnx.Module):
         """The initial carry: zeros [batch, hidden] (override for another structure)."""
         return jnp.zeros((batch_size, self.hidden_size), jnp.float32)
 
-    def __call__(self, xs: jax.Array, carry: Carry) -> tuple[jax.Array, Carry]:
-        """xs [batch, time, input], carry -> (hs [batch, time, hidden], final carry)."""
-        projected = self.project_inputs(xs)
+    def recur(self, projected: jax.Array, carry: Carry) -> tuple[jax.Array, Carry]:
+        """projected [time, batch, proj], carry -> (hs [time, batch, hidden], final carry): ``step`` scanned."""
+        carry, hs = jax.lax.scan(self.step, carry, projected)
+        return hs, carry
 
-        def body(c, x_t):
-            return self.step(c, x_t)
+    def __call__(self, xs: jax.Array, carry: Carry, *, time_major: bool = False) -> tuple[jax.Array, Carry]:
+        """xs [batch, time, input] ([time, batch, input] if time_major), carry
+        -> (hs [batch, time, hidden] ([time, batch, hidden] if time_major), final carry)."""
+        if not time_major:
+            xs = jnp.swapaxes(xs, 0, 1)
+        hs, carry = self.recur(self.project_inputs(xs), carry)
+        return (hs if time_major else jnp.swapaxes(hs, 0, 1)), carry
 
-        carry, hs = jax.lax.scan(body, carry, jnp.swapaxes(projected, 0, 1))
-        return jnp.swapaxes(hs, 0, 1), carry
+
+def compute_dtype_of(cell: nnx.Module):
+    """The dtype of a cell's matmul operands (``compute_dtype``, float32 unless set)."""
+    return getattr(cell, "compute_dtype", jnp.float32)
+
+
+def project(xs: jax.Array, kernel: jax.Array, bias: jax.Array, compute_dtype) -> jax.Array:
+    """xs [..., input] @ kernel [input, proj] + bias [proj], the matmul in ``compute_dtype``, the result float32."""
+    product = jnp.matmul(xs.astype(compute_dtype), kernel.astype(compute_dtype), preferred_element_type=jnp.float32)
+    return product + bias
 
 
 @register_cell("rnn")
@@ -109,11 +132,15 @@ class SimpleRNNCell(RecurrentCell):
         self.w_hh = _recurrent_kernel(rngs, hidden_size, 1)
 
     def project_inputs(self, xs):
-        return xs @ self.w_ih[...] + self.b[...]
+        return project(xs, self.w_ih[...], self.b[...], compute_dtype_of(self))
 
     def step(self, h, x_t):
         h = jnp.tanh(x_t + h @ self.w_hh[...])
         return h, h
+
+    def recur(self, projected, h):
+        hs, (h, _) = fused_scan(RNN_GATES, self.w_hh[...], None, projected, (h, None), compute_dtype_of(self))
+        return hs, h
 
 
 @register_cell("gru")
@@ -132,7 +159,7 @@ class GRUCell(RecurrentCell):
         self.b_hh = nnx.Param(jnp.zeros((3 * hidden_size,)))
 
     def project_inputs(self, xs):
-        return xs @ self.w_ih[...] + self.b_ih[...]
+        return project(xs, self.w_ih[...], self.b_ih[...], compute_dtype_of(self))
 
     def step(self, h, x_t):
         x_r, x_z, x_n = jnp.split(x_t, 3, axis=-1)
@@ -142,6 +169,11 @@ class GRUCell(RecurrentCell):
         n = jnp.tanh(x_n + r * h_n)
         h = (1.0 - z) * n + z * h
         return h, h
+
+    def recur(self, projected, h):
+        w_hh, b_hh = self.w_hh[...], self.b_hh[...]
+        hs, (h, _) = fused_scan(GRU_GATES, w_hh, b_hh, projected, (h, None), compute_dtype_of(self))
+        return hs, h
 
 
 @register_cell("lstm")
@@ -164,7 +196,10 @@ class LSTMCell(RecurrentCell):
         return cls(input_size, hidden_size, rngs=rngs, forget_bias=model_config.forget_bias)
 
     def project_inputs(self, xs):
-        return xs @ self.w_ih[...] + self.b[...]
+        return project(xs, self.w_ih[...], self.b[...], compute_dtype_of(self))
+
+    def recur(self, projected, carry):
+        return fused_scan(LSTM_GATES, self.w_hh[...], None, projected, tuple(carry), compute_dtype_of(self))
 
     def step(self, carry, x_t):
         h, c = carry

@@ -93,19 +93,60 @@ class RNNLanguageModel(nnx.Module):
             return jax.nn.one_hot(tokens, self.vocab_size, dtype=jnp.float32)
         return self.embed(tokens)
 
+    def set_compute_dtype(self, compute_dtype) -> None:
+        """Makes every layer's matmuls take ``compute_dtype`` operands (float32 accumulation).
+
+        Call it on a model merged for one computation (the train step does): it is
+        a static setting of this instance, not a parameter.
+        """
+        for layer in self.layers:
+            layer.compute_dtype = compute_dtype
+
     def features(
-        self, tokens: jax.Array, carry: tuple[Carry, ...], *, dropout_key: jax.Array | None = None
+        self,
+        tokens: jax.Array,
+        carry: tuple[Carry, ...],
+        *,
+        dropout_key: jax.Array | None = None,
+        time_major: bool = False,
     ) -> tuple[jax.Array, tuple[Carry, ...]]:
-        """tokens [batch, time], carry -> (hidden [batch, time, hidden] after the last dropout, final carry)."""
+        """tokens [batch, time], carry -> (hidden [batch, time, hidden] after the last dropout, final carry).
+
+        With ``time_major`` the hidden states come as [time, batch, hidden]: the
+        layers run time-major, so this saves a transpose (the loss transposes
+        its targets instead).
+        """
         num_layers = len(self.layers)
         keys = [None] * (num_layers + 1) if dropout_key is None else list(jax.random.split(dropout_key, num_layers + 1))
-        xs = dropout(self.embed_tokens(tokens), self.dropout_rate, keys[0])
+        xs = self.first_projection(tokens.T, keys[0])
         new_carry = []
-        for layer, layer_carry, key in zip(self.layers, carry, keys[1:]):
-            xs, layer_carry = layer(xs, layer_carry)
+        for index, (layer, layer_carry, key) in enumerate(zip(self.layers, carry, keys[1:])):
+            projected = xs if index == 0 else layer.project_inputs(xs)
+            xs, layer_carry = layer.recur(projected, layer_carry)
             xs = dropout(xs, self.dropout_rate, key)
             new_carry.append(layer_carry)
-        return xs, tuple(new_carry)
+        return (xs if time_major else jnp.swapaxes(xs, 0, 1)), tuple(new_carry)
+
+    def first_projection(self, tokens: jax.Array, dropout_key: jax.Array | None) -> jax.Array:
+        """tokens [time, batch] -> the first layer's projected inputs [time, batch, proj].
+
+        When there are at least as many tokens as vocabulary entries and no
+        input dropout, the first layer's input projection runs once over the
+        vocabulary (``[vocab, proj]``) and each token gathers its row: the same
+        values as projecting every embedded token, for a fraction of the work.
+        """
+        first = self.layers[0]
+        input_dropout = dropout_key is not None and self.dropout_rate > 0.0
+        if input_dropout or tokens.size < self.vocab_size:
+            return first.project_inputs(dropout(self.embed_tokens(tokens), self.dropout_rate, dropout_key))
+        table = self.input_table()
+        return jnp.take(first.project_inputs(table), tokens, axis=0)
+
+    def input_table(self) -> jax.Array:
+        """Every token's input vector: the embedding matrix, or the identity for one-hot inputs [vocab, input]."""
+        if self.one_hot:
+            return jnp.eye(self.vocab_size, dtype=jnp.float32)
+        return self.embed.embedding[...]
 
     def output_params(self) -> dict[str, jax.Array]:
         """The arrays of the output layer, as :func:`output_layer` takes them."""
@@ -133,12 +174,19 @@ def output_layer(arrays: dict[str, jax.Array], hidden: jax.Array) -> jax.Array:
 
     Untied: ``hidden @ kernel [hidden, vocab] + bias [vocab]``. Tied:
     ``(hidden @ projection [hidden, embed] if any) @ embedding [vocab, embed].T + bias``.
+    The matmuls take the arrays' dtype (bfloat16 under ``train.compute_dtype=bfloat16``)
+    and accumulate in float32; the logits are float32.
     """
     if "projection" in arrays:
-        hidden = hidden @ arrays["projection"]
+        hidden = _matmul(hidden, arrays["projection"]).astype(hidden.dtype)
     if "embedding" in arrays:
-        return hidden @ arrays["embedding"].T + arrays["bias"]
-    return hidden @ arrays["kernel"] + arrays["bias"]
+        return _matmul(hidden, arrays["embedding"].T) + arrays["bias"]
+    return _matmul(hidden, arrays["kernel"]) + arrays["bias"]
+
+
+def _matmul(x: jax.Array, y: jax.Array) -> jax.Array:
+    """x @ y accumulated in float32."""
+    return jnp.matmul(x, y, preferred_element_type=jnp.float32)
 
 
 def zero_carry(model: RNNLanguageModel, batch_size: int) -> tuple[Carry, ...]:

@@ -32,20 +32,29 @@ def make_apply_fn(graphdef: nnx.GraphDef) -> ApplyFn:
     return apply_fn
 
 
-def make_loss_fn(graphdef: nnx.GraphDef, loss_chunk_size: int) -> LossFn:
+COMPUTE_DTYPES = {"float32": jnp.float32, "bfloat16": jnp.bfloat16}
+
+
+def make_loss_fn(graphdef: nnx.GraphDef, loss_chunk_size: int, compute_dtype: str = "float32") -> LossFn:
     """(params, tokens [batch, time], carry, targets [batch, time], mask [batch, time], dropout_key=None)
     -> (nll in nats summed over masked tokens [], final carry).
 
     The output layer and the loss run in chunks of tokens (``rnngen.training.losses``);
     ``loss_chunk_size`` is the ``train.loss_chunk_size`` setting, resolved against
     each traced batch shape, so train and eval batches each get their own chunks.
+    ``compute_dtype`` (``train.compute_dtype``) is the dtype of the matmul operands;
+    the parameters, their gradients, the carry and the loss stay float32.
     """
+    dtype = COMPUTE_DTYPES[compute_dtype]
 
     def loss_fn(params, tokens, carry, targets, mask, dropout_key=None):
         model = nnx.merge(graphdef, params)
-        hidden, carry = model.features(tokens, carry, dropout_key=dropout_key)
+        model.set_compute_dtype(dtype)
+        hidden, carry = model.features(tokens, carry, dropout_key=dropout_key, time_major=True)
         chunk_size = resolve_chunk_size(loss_chunk_size, targets.size, model.vocab_size)
-        return nll_sum(output_layer, model.output_params(), hidden, targets, mask, chunk_size), carry
+        arrays = jax.tree.map(lambda array: array.astype(dtype), model.output_params())
+        total = nll_sum(output_layer, arrays, hidden.astype(dtype), targets.T, mask.T, chunk_size)
+        return total, carry
 
     return loss_fn
 

@@ -1,0 +1,72 @@
+"""The per-step math of the built-in cells, forward and backward, for :func:`fused_scan`.
+
+Each function works on one time step of ``batch`` rows; ``x`` [batch, gates] is
+the input projection, ``hz`` [batch, gates] the recurrent one
+(``h_{t-1} @ w_hh (+ b_hh)``). Gate order and formulas are PyTorch's (see
+:mod:`rnngen.models.cells`). The backward functions are the exact derivatives,
+written out so that the backward pass keeps no more than the activated gates.
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+
+from rnngen.models.fused_scan import Gates
+
+
+def _lstm_forward(x, hz, carry):
+    """carry (h, c) [batch, hidden] each; residual: the activated gates i, f, g, o [batch, 4 * hidden]."""
+    _, c = carry
+    i, f, g, o = jnp.split(x + hz, 4, axis=-1)
+    i, f, g, o = jax.nn.sigmoid(i), jax.nn.sigmoid(f), jnp.tanh(g), jax.nn.sigmoid(o)
+    c = f * c + i * g
+    h = o * jnp.tanh(c)
+    return (h, c), h, jnp.concatenate([i, f, g, o], axis=-1)
+
+
+def _lstm_backward(acts, dh, dc, before, after):
+    i, f, g, o = jnp.split(acts, 4, axis=-1)
+    tanh_c = jnp.tanh(after[1])
+    dc = dc + dh * o * (1.0 - tanh_c * tanh_c)
+    dz = jnp.concatenate(
+        [dc * g * i * (1.0 - i), dc * before[1] * f * (1.0 - f), dc * i * (1.0 - g * g), dh * tanh_c * o * (1.0 - o)],
+        axis=-1,
+    )
+    return dz, None, None, dc * f
+
+
+def _gru_forward(x, hz, carry):
+    """carry (h, None); residual: r, z, n and the recurrent part of n, each [batch, hidden]."""
+    h, _ = carry
+    x_r, x_z, x_n = jnp.split(x, 3, axis=-1)
+    h_r, h_z, h_n = jnp.split(hz, 3, axis=-1)
+    r = jax.nn.sigmoid(x_r + h_r)
+    z = jax.nn.sigmoid(x_z + h_z)
+    n = jnp.tanh(x_n + r * h_n)
+    h = (1.0 - z) * n + z * h
+    return (h, None), h, (r, z, n, h_n)
+
+
+def _gru_backward(residual, dh, d_rest, before, after):
+    r, z, n, h_n = residual
+    dn = dh * (1.0 - z) * (1.0 - n * n)
+    dr = dn * h_n * r * (1.0 - r)
+    dz = dh * (before[0] - n) * z * (1.0 - z)
+    return jnp.concatenate([dr, dz, dn], axis=-1), jnp.concatenate([dr, dz, dn * r], axis=-1), dh * z, None
+
+
+def _rnn_forward(x, hz, carry):
+    """carry (h, None); no residual: the backward pass reads h_t from the outputs."""
+    h = jnp.tanh(x + hz)
+    return (h, None), h, None
+
+
+def _rnn_backward(residual, dh, d_rest, before, after):
+    h = after[0]
+    return dh * (1.0 - h * h), None, None, None
+
+
+LSTM_GATES = Gates(_lstm_forward, _lstm_backward)
+GRU_GATES = Gates(_gru_forward, _gru_backward)
+RNN_GATES = Gates(_rnn_forward, _rnn_backward)
