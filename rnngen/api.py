@@ -22,6 +22,7 @@ from rnngen.sampling import make_settings, sample_until
 from rnngen.training.context_eval import evaluate_with_resets
 from rnngen.training.evaluation import evaluate
 from rnngen.training.restoring import TrainedModel, load_trained
+from rnngen.training.sharding import data_mesh, place, rows_sharding, sharded_eval_step, zero_carry_on
 from rnngen.training.steps import make_eval_step
 
 SPLITS = ("train", "validation", "test")
@@ -49,7 +50,10 @@ class LanguageModel:
         self.tokenizer = trained.tokenizer
         self.config = trained.config
         self.step = trained.step
-        self._eval_step = make_eval_step(self.trained.loss_fn)  # compiled on first use
+        self.mesh = data_mesh()
+        # compiled on first use; its rows split over the devices when their count divides eval_batch_size
+        eval_step = make_eval_step(self.trained.loss_fn)
+        self._eval_step = sharded_eval_step(eval_step, self.mesh, self.config.train.eval_batch_size)
         self._texts = None
 
     def encode_prompt(self, prompt: str, allow_unknown: bool = False) -> np.ndarray:
@@ -109,11 +113,15 @@ class LanguageModel:
         return [prompt + text for text in self._samples(prompt_ids, length, num_samples, seed, settings, stops)]
 
     def _samples(self, prompt_ids: np.ndarray, length: int, num_samples: int, seed: int, settings, stops) -> list[str]:
-        """``num_samples`` generated texts (prompt excluded) after prompt_ids int32 [prompt_len], cut at ``stops``."""
+        """``num_samples`` generated texts (prompt excluded) after prompt_ids int32 [prompt_len], cut at ``stops``.
+
+        The samples (rows) are split over the devices when their count divides ``num_samples``,
+        else every device runs all of them; the random bits, and so the texts, are the same either way.
+        """
+        rows = place(np.tile(prompt_ids[None, :], (num_samples, 1)), rows_sharding(self.mesh, num_samples))
         generated = sample_until(
-            self.trained.apply_fn, self.trained.params, self.trained.model.zero_carry(num_samples),
-            jax.random.PRNGKey(seed), np.tile(prompt_ids[None, :], (num_samples, 1)), length, settings,
-            build_stop_table(self.tokenizer, stops),
+            self.trained.apply_fn, self.trained.params, zero_carry_on(self.trained.model, num_samples, self.mesh),
+            jax.random.PRNGKey(seed), rows, length, settings, build_stop_table(self.tokenizer, stops),
         )
         tokens, lengths, _ = jax.device_get(generated)
         texts = row_texts(self.tokenizer, tokens, lengths, stops)
@@ -223,7 +231,7 @@ class LanguageModel:
             raise UsageError(f"reset_every must be > 0 characters, got {reset_every}")
         encoded = encode_split(self.tokenizer, self._split_texts()[split])
         batch_size = self.config.train.eval_batch_size
-        zero_carry = self.trained.model.zero_carry(batch_size)
+        zero_carry = zero_carry_on(self.trained.model, batch_size, self.mesh)
         if reset_every is not None:
             return evaluate_with_resets(self._eval_step, self.trained.params, zero_carry, encoded, reset_every, batch_size)
         return evaluate(

@@ -46,6 +46,7 @@ KEY_HELP: dict[str, str] = {
     "train.schedule": "constant | warmup_cosine",
     "train.warmup_steps": "linear warmup steps (warmup_cosine)",
     "train.final_lr_fraction": "cosine decays to learning_rate * this",
+    "train.compute_dtype": "float32 | bfloat16: dtype of the recurrent matmuls (parameters, optimizer and loss stay float32)",
     "train.loss_chunk_size": "tokens per chunk of the output layer + loss; 0: auto (chunks of <= 32 MiB logits), -1: never chunk",
     "train.log_every": "steps between training-metric log lines",
     "train.eval_every": "steps between evaluations on the whole validation split",
@@ -54,6 +55,12 @@ KEY_HELP: dict[str, str] = {
     "train.keep_checkpoints": "how many latest checkpoints to keep (the best is kept too)",
     "train.sample_length": "tokens of the sample generated at every evaluation",
     "train.sample_temperature": "temperature of that sample",
+    "train.fsdp": "split large parameters and optimizer state over the devices' data axis (FSDP) instead of replicating them",
+    "train.fsdp_min_size": "with train.fsdp, arrays of fewer elements than this stay replicated",
+    "distributed.initialize": "auto (join other processes when the launch has several: SLURM srun, Open MPI, TPU slice, a coordinator set) | on | off",
+    "distributed.coordinator_address": "host:port of process 0 (None: from the cluster environment)",
+    "distributed.num_processes": "number of processes of the run (None: from the cluster environment)",
+    "distributed.process_id": "this process's index in [0, num_processes) (None: from the cluster environment)",
 }
 
 
@@ -103,6 +110,7 @@ def base_config() -> ml_collections.ConfigDict:
     config.train.schedule = "constant"
     config.train.warmup_steps = 0
     config.train.final_lr_fraction = 0.1
+    config.train.compute_dtype = "float32"
     config.train.loss_chunk_size = 0
     config.train.log_every = 50
     config.train.eval_every = 500
@@ -111,6 +119,14 @@ def base_config() -> ml_collections.ConfigDict:
     config.train.keep_checkpoints = 3
     config.train.sample_length = 200
     config.train.sample_temperature = 0.8
+    config.train.fsdp = False
+    config.train.fsdp_min_size = 2**18
+
+    config.distributed = ml_collections.ConfigDict()
+    config.distributed.initialize = "auto"
+    config.distributed.coordinator_address = config_dict.placeholder(str)
+    config.distributed.num_processes = config_dict.placeholder(int)
+    config.distributed.process_id = config_dict.placeholder(int)
     return config
 
 

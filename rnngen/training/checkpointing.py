@@ -35,6 +35,7 @@ from rnngen.training.checkpoint_integrity import (
     DIGEST_KEYS, CorruptCheckpoint, check_meta, check_state, one_line, sealed_meta,
 )
 from rnngen.training.orbax_quiet import drop_abandoned_io_reports, orbax_errors_dropped
+from rnngen.training.sharding import fetch
 
 CHECKPOINT_DIR = "checkpoints"
 CORRUPT_DIR = "corrupt_checkpoints"
@@ -138,7 +139,7 @@ class Checkpointer:
         are added) and the optional validation loss. A save that fails leaves no partial files behind."""
         step = int(jax.device_get(state.step))
         metrics = None if val_loss is None else {VAL_LOSS: float(val_loss)}
-        meta = sealed_meta(meta, state)
+        meta = sealed_meta(meta, fetch(state))  # the digest of the global arrays, however they are split
         self._empty_trash()
         drop_abandoned_io_reports()  # a failed write leaves Orbax callbacks that report later
         try:
@@ -156,8 +157,9 @@ class Checkpointer:
         self._empty_trash()
 
     def _empty_trash(self) -> None:
-        """Deletes the checkpoints Orbax dropped (and any a killed process left half-deleted)."""
-        shutil.rmtree(os.path.join(checkpoint_dir(self.workdir), TRASH_DIR), ignore_errors=True)
+        """Deletes the checkpoints Orbax dropped (and any a killed process left half-deleted); process 0's job."""
+        if jax.process_index() == 0:
+            shutil.rmtree(os.path.join(checkpoint_dir(self.workdir), TRASH_DIR), ignore_errors=True)
 
     def restore_meta(self, step: int) -> dict:
         """The meta item of ``step`` (config, tokenizer, data position)."""
@@ -178,7 +180,7 @@ class Checkpointer:
         drop_abandoned_io_reports()  # a failed read leaves Orbax coroutines that report later
         try:
             state = self.restore_state(step, abstract_state)
-            check_state(state, meta)
+            check_state(fetch(state), meta)
         except Exception as error:
             raise CorruptCheckpoint(step, self.step_path(step), one_line(error)) from error
         return state
@@ -197,7 +199,8 @@ class Checkpointer:
         return target
 
     def restore_state(self, step: int, abstract_state: Any) -> Any:
-        """Restores the state of ``step`` into the structure of ``abstract_state``."""
+        """Restores the state of ``step`` into the structure of ``abstract_state``; ShapeDtypeStructs
+        with shardings place it on the current mesh, whatever devices wrote it."""
         restored = self.manager.restore(step, args=ocp.args.Composite(state=ocp.args.StandardRestore(abstract_state)))
         return restored.state
 

@@ -15,11 +15,17 @@ from rnngen.sampling import sample
 from rnngen.training.checkpoint_fallback import GoodCheckpoints, no_good_checkpoint, set_aside_corrupt, warn
 from rnngen.training.checkpointing import Checkpointer, config_from_meta, make_meta
 from rnngen.training.disk_errors import disk_full_message, disk_full_reason, disk_full_stops
+from rnngen.training.distributed import NoLock, NoWriter, agree_on_stop, is_main_process
+from rnngen.training.distributed import initialize as initialize_distributed
 from rnngen.training.evaluation import evaluate
 from rnngen.training.metrics_writer import MetricWriter
 from rnngen.training.preflight import PreparedData, prepare_data, preflight
 from rnngen.training.run_checks import absolutize_paths, check_resumable, validate_config
 from rnngen.training.setup import abstract_state, build_setup
+from rnngen.training.sharding import (
+    data_mesh, fetch, keep_state_shardings, place, place_rows, replicated, rows_sharding, sharded_eval_step,
+    state_shardings, zero_carry_on,
+)
 from rnngen.training.steps import make_eval_step, make_train_step
 from rnngen.training.stop_signals import StopSignals
 from rnngen.training.workdir_lock import WorkdirLock
@@ -95,12 +101,17 @@ def interval_means(values: list[dict]) -> dict[str, float]:
 
 
 class Trainer:
-    """Holds one run's static pieces; :meth:`run` trains to ``train.num_steps``."""
+    """Holds one run's static pieces; :meth:`run` trains to ``train.num_steps``.
+
+    The state and every batch are split over the devices of :func:`~rnngen.training.sharding.data_mesh`;
+    with several processes, each runs a Trainer and only process 0 writes metrics and holds the lock.
+    """
 
     def __init__(self, config, workdir: str, data: PreparedData | None = None):
         self.config = config
         self.workdir = workdir
-        self.lock = WorkdirLock(workdir)  # one training process per workdir; taken before anything is written
+        # one training run per workdir; taken before anything is written
+        self.lock = WorkdirLock(workdir) if is_main_process() else NoLock()
         try:
             self.start_or_resume(data)
         except BaseException:
@@ -130,26 +141,37 @@ class Trainer:
         self.chars_per_token = train_split.num_chars / max(len(train_split.ids) - 1, 1)
         self.prompt = sample_prompt(self.tokenizer, train_split.ids)
         self.setup = setup = build_setup(config, self.tokenizer.vocab_size)
-        self.state, self.position = setup.state, dict(FIRST_POSITION)
+        self.mesh = mesh = data_mesh()
+        self.batch_sharding = rows_sharding(mesh, config.train.batch_size)
+        shardings = state_shardings(setup.state, mesh, config.train.fsdp, config.train.fsdp_min_size)
+        self.position = dict(FIRST_POSITION)
         if meta is not None:  # resume: the saved state and data position replace the fresh ones
-            found = checkpoints.restore(lambda _: abstract_state(setup.state))
+            found = checkpoints.restore(lambda _: abstract_state(setup.state, shardings))
             if found is None:
                 raise no_good_checkpoint(self.checkpointer, checkpoints.bad, NO_GOOD_CHECKPOINT_HINT)
             resume_step, meta, self.state = found
             set_aside_corrupt(self.checkpointer, checkpoints.bad, resume_step)
             self.position = meta["data_position"]
-        self.train_step = make_train_step(
+        else:
+            self.state = place(setup.state, shardings)
+        train_step = make_train_step(
             setup.loss_fn, setup.optimizer, setup.schedule, config.train.get("skip_nonfinite", False)
         )
-        self.eval_step = make_eval_step(setup.loss_fn)
-        self.eval_carry = setup.model.zero_carry(config.train.eval_batch_size)
-        self.writer = MetricWriter(workdir, start_step=resume_step)
+        self.train_step = keep_state_shardings(train_step, shardings, mesh)
+        self.eval_step = sharded_eval_step(make_eval_step(setup.loss_fn), mesh, config.train.eval_batch_size)
+        self.eval_carry = zero_carry_on(setup.model, config.train.eval_batch_size, mesh)
+        self.writer = MetricWriter(workdir, start_step=resume_step) if is_main_process() else NoWriter()
 
-    def next_batch(self) -> dict[str, np.ndarray]:
-        """The next batch: inputs, targets int32 [batch, seq_len], reset bool []; advances the data position."""
-        windows, starts_stream = self.batcher.window(self.position)
+    def next_batch(self) -> dict[str, jax.Array]:
+        """The next batch: inputs, targets int32 [batch, seq_len] (streams split over the devices; each
+        process places its own), reset bool [] (replicated); advances the data position."""
+        windows, starts_stream = self.batcher.window(self.position)  # the global window, on every process
         self.position = self.batcher.next_position(self.position)
-        return {"inputs": windows[:, :-1], "targets": windows[:, 1:], "reset": np.asarray(starts_stream)}
+        return {
+            "inputs": place_rows(windows[:, :-1], self.batch_sharding),
+            "targets": place_rows(windows[:, 1:], self.batch_sharding),
+            "reset": place_rows(np.asarray(starts_stream), replicated(self.mesh)),
+        }
 
     skipped_in_a_row = 0  # steps skipped by train.skip_nonfinite up to the last log
 
@@ -170,12 +192,13 @@ class Trainer:
         """A short sample at the configured temperature, seeded by the step."""
         prompt_ids = np.asarray(self.tokenizer.encode(self.prompt), np.int32)[None, :]
         key = jax.random.fold_in(jax.random.PRNGKey(self.config.seed), step)
+        carry, key, prompt_ids = place((self.setup.model.zero_carry(1), key, prompt_ids), replicated(self.mesh))
         ids = sample(
-            self.setup.apply_fn, self.state.params, self.setup.model.zero_carry(1), key, prompt_ids,
+            self.setup.apply_fn, self.state.params, carry, key, prompt_ids,
             self.config.train.sample_length, temperature=self.config.train.sample_temperature,
             banned_id=self.tokenizer.unk_id,
         )
-        return self.prompt + self.tokenizer.decode(np.asarray(ids[0]))
+        return self.prompt + self.tokenizer.decode(fetch(ids)[0])
 
     def evaluate_and_sample(self, step: int) -> dict[str, float]:
         """Metrics over the whole validation split, and a sample; both written and shown."""
@@ -186,10 +209,11 @@ class Trainer:
         self.writer.write_scalars(step, metrics, "validation")
         text = self.generate_sample(step)
         self.writer.write_text(step, "sample", text)
-        tqdm.write(
-            f"step {step}: validation loss {metrics['loss']:.4f} nats/token, "
-            f"{metrics['bpc']:.4f} bpc, perplexity {metrics['perplexity']:.3f}\n--- sample ---\n{text}\n--------------"
-        )
+        if is_main_process():
+            tqdm.write(
+                f"step {step}: validation loss {metrics['loss']:.4f} nats/token, {metrics['bpc']:.4f} bpc, "
+                f"perplexity {metrics['perplexity']:.3f}\n--- sample ---\n{text}\n--------------"
+            )
         return metrics
 
     def save(self, step: int, step_metrics: dict, val_loss: float | None) -> None:
@@ -224,9 +248,11 @@ class Trainer:
         cfg = self.config.train
         step = int(jax.device_get(self.state.step))
         if step >= cfg.num_steps:
-            tqdm.write(f"already trained to step {step} (train.num_steps={cfg.num_steps}); raise it to go on")
+            if is_main_process():
+                tqdm.write(f"already trained to step {step} (train.num_steps={cfg.num_steps}); raise it to go on")
             return {}
-        bar = tqdm(total=cfg.num_steps, initial=step, desc="train", unit="step", dynamic_ncols=True, mininterval=1.0)
+        bar = tqdm(total=cfg.num_steps, initial=step, desc="train", unit="step", dynamic_ncols=True, mininterval=1.0,
+                   disable=not is_main_process())
         current_step = lambda: int(jax.device_get(self.state.step))  # noqa: E731
         try:
             with StopSignals() as stop, disk_full_stops(current_step, self.checkpointer.latest_step,
@@ -247,7 +273,8 @@ class Trainer:
             step += 1
             bar.update(1)
             # SIGTERM/SIGINT: finish this step, log and save it, stop (after the last step: just finish)
-            stopping = stop.received is not None and step < cfg.num_steps
+            signal_name = self.stop_request(stop, step)
+            stopping = signal_name is not None and step < cfg.num_steps
             if step % cfg.log_every == 0 or step == cfg.num_steps or stopping:
                 self.log_train(step, pending, last_log, bar)
                 pending, last_log = [], time.perf_counter()
@@ -259,8 +286,15 @@ class Trainer:
             if evaluated:
                 last_log = time.perf_counter()  # time spent evaluating is not training time
             if stopping:
-                raise self.interrupted(step, stop.received)
+                raise self.interrupted(step, signal_name)
         return metrics
+
+    def stop_request(self, stop: StopSignals, step: int) -> str | None:
+        """The signal that asks to stop after ``step``, or None. With several processes, every one
+        must stop at the same step: they agree at each logging step (any process's signal counts)."""
+        if jax.process_count() == 1:
+            return stop.received
+        return agree_on_stop(stop.received) if step % self.config.train.log_every == 0 else None
 
     def close(self) -> None:
         """Closes the writers and the checkpointer, and releases the workdir.
@@ -287,6 +321,7 @@ def train_and_evaluate(config, workdir: str) -> dict[str, float]:
     """
     validate_config(config)
     absolutize_paths(config)
+    initialize_distributed(config)  # before anything touches a device
     data = preflight(config, workdir)
     os.makedirs(workdir, exist_ok=True)
     trainer = Trainer(config, workdir, data)

@@ -1,9 +1,9 @@
 """Everything ``train_and_evaluate`` checks before it writes anything.
 
-A user's mistake (a workdir that cannot be written, a cell that cannot be
-imported, a resume that changes the model, a corpus that is missing, binary,
-or too short for one training window) is found here, so it leaves the workdir
-exactly as it was. The corpus is loaded and tokenized once, here, and handed
+A user's mistake (a batch size the devices do not divide, a workdir that
+cannot be written, a cell that cannot be imported, a resume that changes the
+model, a corpus that is missing, binary, or too short for one training window)
+is found here, so it leaves the workdir exactly as it was. The corpus is loaded and tokenized once, here, and handed
 to the :class:`~rnngen.training.loop.Trainer`.
 """
 
@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import os
 from typing import Any, NamedTuple
+
+import jax
 
 from rnngen.data.batching import TBPTTBatcher
 from rnngen.data.corpus import EncodedSplit, encode_split, load_corpus
@@ -22,7 +24,7 @@ from rnngen.plugins import import_cell_module
 from rnngen.training.checkpoint_integrity import CorruptCheckpoint
 from rnngen.training.checkpointing import CHECKPOINT_DIR, Checkpointer, checkpoint_dir, config_from_meta
 from rnngen.training.optimizer import make_optimizer
-from rnngen.training.run_checks import check_resumable
+from rnngen.training.run_checks import check_divisible_by_devices, check_resumable
 
 # What training writes in a workdir; each must be writable if it is already there.
 WRITTEN = (CHECKPOINT_DIR, "tensorboard", "metrics.jsonl")
@@ -39,8 +41,10 @@ class PreparedData(NamedTuple):
 
 
 def preflight(config, workdir: str) -> PreparedData:
-    """Checks the workdir, the model's pieces, resume compatibility and the corpus; returns
-    the prepared data. Writes nothing: a UsageError or DataError leaves the workdir as it was."""
+    """Checks the batch sizes against the device count, the workdir, the model's pieces, resume
+    compatibility and the corpus; returns the prepared data. Writes nothing: a UsageError or
+    DataError leaves the workdir as it was."""
+    check_divisible_by_devices(config, jax.device_count())
     check_workdir(workdir)
     check_buildable(config)
     meta = saved_meta(workdir)

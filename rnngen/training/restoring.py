@@ -9,6 +9,7 @@ from rnngen.models.language_model import RNNLanguageModel
 from rnngen.training.checkpoint_fallback import GoodCheckpoints, report_load_fallback
 from rnngen.training.checkpointing import Checkpointer, config_from_meta
 from rnngen.training.setup import abstract_state, build_setup
+from rnngen.training.sharding import data_mesh, state_shardings
 from rnngen.training.steps import ApplyFn, LossFn
 
 
@@ -29,6 +30,7 @@ def load_trained(workdir: str, which: str | int = "latest") -> TrainedModel:
 
     A corrupt 'latest' or 'best' checkpoint is skipped for the next good one, with
     a warning on stderr; a corrupt step asked for by number is a UsageError.
+    The parameters are replicated on every device, whatever devices wrote them.
     """
     checkpointer = Checkpointer(workdir, create=False)  # loading never writes
     built = {}
@@ -37,7 +39,8 @@ def load_trained(workdir: str, which: str | int = "latest") -> TrainedModel:
         config = config_from_meta(meta)
         tokenizer = tokenizer_from_json(meta["tokenizer"])
         built.update(config=config, tokenizer=tokenizer, fresh=build_setup(config, tokenizer.vocab_size))
-        return abstract_state(built["fresh"].state)
+        fresh_state = built["fresh"].state
+        return abstract_state(fresh_state, state_shardings(fresh_state, data_mesh()))
 
     try:
         walker = GoodCheckpoints(checkpointer, checkpointer.candidates(which))

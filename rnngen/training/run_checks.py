@@ -16,6 +16,9 @@ POSITIVE_INTS = (
     "model.num_layers", "model.hidden_size", "model.embed_dim",
 )
 
+# Batch sizes whose streams are split over the devices.
+DEVICE_SPLIT_KEYS = ("train.batch_size", "train.eval_batch_size")
+
 # What a checkpoint's state and data position depend on: resuming with other values is refused.
 # Where the data lives (data.manual_dir, data.data_dir) may change.
 RESUME_KEYS = (
@@ -65,6 +68,22 @@ def validate_config(config) -> None:
         )
     if config.tokenizer.kind not in TOKENIZERS:
         raise UsageError(f"--config.tokenizer.kind must be one of {sorted(TOKENIZERS)}, got {config.tokenizer.kind!r}")
+    if config.train.fsdp_min_size < 0:
+        raise UsageError(f"--config.train.fsdp_min_size must be >= 0, got {config.train.fsdp_min_size}")
+
+
+def check_divisible_by_devices(config, num_devices: int) -> None:
+    """Raises a UsageError unless ``num_devices`` (the size of the mesh's data axis) divides the
+    training and evaluation batch sizes, naming the nearest sizes that work."""
+    for key in DEVICE_SPLIT_KEYS:
+        value = lookup(config, key)
+        if value % num_devices:
+            below, above = value - value % num_devices, value - value % num_devices + num_devices
+            examples = f"{below} or {above}" if below else str(above)
+            raise UsageError(
+                f"--config.{key}={value} is not divisible by the {num_devices} devices of the data axis; "
+                f"use a multiple of {num_devices} such as {examples}"
+            )
 
 
 def check_resumable(config, saved_config) -> None:

@@ -36,10 +36,18 @@ def build_setup(config, vocab_size: int) -> Setup:
     graphdef, params = nnx.split(model)
     optimizer = make_optimizer(config.train)
     state = create_train_state(model, nnx.to_pure_dict(params), optimizer, config.train.batch_size, config.seed)
-    loss_fn = make_loss_fn(graphdef, config.train.get("loss_chunk_size", AUTO))
+    loss_fn = make_loss_fn(
+        graphdef, config.train.get("loss_chunk_size", AUTO), config.train.get("compute_dtype", "float32")
+    )
     return Setup(model, make_apply_fn(graphdef), optimizer, make_schedule(config.train), state, loss_fn)
 
 
-def abstract_state(state: Any) -> Any:
-    """The shapes and dtypes of ``state``, a restore target for Orbax."""
-    return jax.tree_util.tree_map(lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype), state)
+def abstract_state(state: Any, shardings: Any = None) -> Any:
+    """The shapes and dtypes of ``state``, a restore target for Orbax.
+
+    ``shardings`` (a pytree like ``state``, :func:`rnngen.training.sharding.state_shardings`)
+    places the restored arrays on the current mesh, whatever mesh wrote them.
+    """
+    if shardings is None:
+        return jax.tree_util.tree_map(lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype), state)
+    return jax.tree_util.tree_map(lambda x, s: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=s), state, shardings)
