@@ -40,10 +40,16 @@ def ban_token(logits: jax.Array, token_id: jax.Array) -> jax.Array:
 
 def sample_token(key: jax.Array, logits: jax.Array, temperature, top_k, top_p) -> jax.Array:
     """logits [batch, vocab] -> token ids int32 [batch]; temperature 0 is greedy (argmax)."""
+    return pick_token(jax.random.gumbel(key, logits.shape, jnp.float32), logits, temperature, top_k, top_p)
+
+
+def pick_token(gumbel: jax.Array, logits: jax.Array, temperature, top_k, top_p) -> jax.Array:
+    """:func:`sample_token` with its noise given: gumbel float32 [batch, vocab] (standard Gumbel) ->
+    token ids int32 [batch]: argmax(filtered logits / temperature + gumbel), a draw from their softmax."""
     scaled = logits.astype(jnp.float32) / jnp.maximum(temperature, _MIN_TEMPERATURE)
     # Each filter sorts the vocabulary: skip it at run time when it is off.
     filtered = jax.lax.cond(top_k > 0, top_k_filter, lambda x, _: x, scaled, top_k)
     filtered = jax.lax.cond(top_p < 1.0, top_p_filter, lambda x, _: x, filtered, top_p)
-    sampled = jax.random.categorical(key, filtered, axis=-1)
+    sampled = jnp.argmax(filtered + gumbel, axis=-1)
     greedy = jnp.argmax(logits, axis=-1)
     return jnp.where(temperature > 0, sampled, greedy).astype(jnp.int32)

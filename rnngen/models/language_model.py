@@ -23,6 +23,7 @@ from rnngen.errors import UsageError
 from rnngen.models.cells import Carry, get_cell
 
 INPUT_KINDS = ("embedding", "one_hot")
+FOLD_SMALL_VOCAB = 256  # see RNNLanguageModel.first_projection
 
 
 def dropout(x: jax.Array, rate: float, key: jax.Array | None) -> jax.Array:
@@ -130,17 +131,21 @@ class RNNLanguageModel(nnx.Module):
     def first_projection(self, tokens: jax.Array, dropout_key: jax.Array | None) -> jax.Array:
         """tokens [time, batch] -> the first layer's projected inputs [time, batch, proj].
 
-        When there are at least as many tokens as vocabulary entries and no
-        input dropout, the first layer's input projection runs once over the
-        vocabulary (``[vocab, proj]``) and each token gathers its row: the same
-        values as projecting every embedded token, for a fraction of the work.
+        Without input dropout, when the vocabulary is small (at most
+        ``FOLD_SMALL_VOCAB`` entries: char models) or the block has at least as
+        many tokens as the vocabulary has entries, the first layer's input
+        projection runs once over the vocabulary (``[vocab, proj]``) and each
+        token gathers its row: the same values as projecting every embedded
+        token, for a fraction of the work. In the sampling loop XLA hoists the
+        table out of the loop, so each new token costs a gather, not a matmul.
         """
         first = self.layers[0]
         input_dropout = dropout_key is not None and self.dropout_rate > 0.0
-        if input_dropout or tokens.size < self.vocab_size:
+        fold = self.vocab_size <= FOLD_SMALL_VOCAB or tokens.size >= self.vocab_size
+        if input_dropout or not fold:
             return first.project_inputs(dropout(self.embed_tokens(tokens), self.dropout_rate, dropout_key))
         table = self.input_table()
-        return jnp.take(first.project_inputs(table), tokens, axis=0)
+        return jnp.take(first.project_inputs(table), tokens, axis=0, mode="clip")  # ids are < vocab: no fill select
 
     def input_table(self) -> jax.Array:
         """Every token's input vector: the embedding matrix, or the identity for one-hot inputs [vocab, input]."""
