@@ -30,3 +30,32 @@ def test_compare_tokenizations_writes_table_plot_and_json(tmp_path, tiny_corpus)
     assert (out / "comparison.png").stat().st_size > 10_000
     again = subprocess.run(command, cwd=REPO, env=ENV, capture_output=True, text=True)
     assert again.returncode != 0 and "runs exists" in again.stderr  # never trains over an earlier comparison
+
+
+def run_bench_worker(*args: str) -> dict:
+    """One JSON line of scripts/bench_rnngen.py (the rnngen side of scripts/bench.py; no PyTorch needed)."""
+    command = [sys.executable, os.path.join(REPO, "scripts", "bench_rnngen.py"), *args]
+    done = subprocess.run(command, check=True, cwd=REPO, env=ENV, capture_output=True, text=True, timeout=600)
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def test_bench_workers_time_the_real_train_step_and_sampler(tmp_path):
+    import numpy as np
+
+    train = run_bench_worker("train", "lstm_1x256", "--repeats", "1")
+    assert train["per_s"] > 0 and train["compile_s"] > 0 and train["peak_mb"] > 100
+    sampled = run_bench_worker("sample", "1", "--model", "lstm_1x256", "--repeats", "1")
+    assert sampled["per_s"] > 0 and sampled["compile_s"] >= 0
+    ids = tmp_path / "ids.npy"
+    np.save(ids, np.random.default_rng(0).integers(0, 65, 8000).astype(np.int32))
+    curve = run_bench_worker("curve", "lstm_1x256", "--steps", "3", "--ids", str(ids))
+    assert len(curve["losses"]) == 3 and abs(curve["final_loss"] - np.mean(curve["losses"])) < 1e-6
+
+
+def test_bench_flop_counts_by_hand():
+    sys.path.insert(0, os.path.join(REPO, "scripts"))
+    from bench_cases import forward_flops_per_token, train_flops_per_token
+
+    # 2x512 LSTM: layer 1 (64 + 512) x 2048, layer 2 (512 + 512) x 2048, output 512 x 65; 2 FLOPs per multiply-add
+    assert forward_flops_per_token("lstm", 2, 512) == 2 * (576 * 2048 + 1024 * 2048 + 512 * 65)
+    assert train_flops_per_token("gru", 1, 256) == 3 * 2 * ((64 + 256) * 768 + 256 * 65)

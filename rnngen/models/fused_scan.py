@@ -103,11 +103,12 @@ def _fused_backward(gates, compute_dtype, saved, cotangents):
     (dh0, d_rest0), (dxs, dhzs) = jax.lax.scan(body, (d_h_final, d_rest_final), steps, reverse=True)
     dhzs = dxs if dhzs is None else dhzs
     hidden, width = w_hh.shape
+    # [gates, time * batch] @ [time * batch, hidden], transposed: XLA then transposes the smaller hs
     d_w = jnp.matmul(
-        hs_before.reshape(-1, hidden).T.astype(compute_dtype),
-        dhzs.reshape(-1, width).astype(compute_dtype),
+        dhzs.reshape(-1, width).T.astype(compute_dtype),
+        hs_before.reshape(-1, hidden).astype(compute_dtype),
         preferred_element_type=jnp.float32,
-    ).astype(w_hh.dtype)
+    ).T.astype(w_hh.dtype)
     d_b = None if b_hh is None else jnp.sum(dhzs, axis=(0, 1)).astype(b_hh.dtype)
     return d_w, d_b, dxs, (dh0, d_rest0)
 

@@ -1,0 +1,70 @@
+"""The benchmark's cases, sizes and FLOP counts, shared by both workers.
+
+Every case is a char-level model over Karpathy's 65-character vocabulary with a
+64-wide embedding, trained with Adam (learning rate 2e-3) and gradients clipped
+at global norm 5, on batches of 64 streams x 100 steps. A worker prints one JSON
+line: ``{"per_s": throughput, "compile_s": seconds or null, "peak_mb": peak RSS}``.
+"""
+
+from __future__ import annotations
+
+import json
+import resource
+import statistics
+import time
+from typing import Callable
+
+VOCAB, EMBED, BATCH, SEQ_LEN = 65, 64, 64, 100
+LEARNING_RATE, CLIP = 2e-3, 5.0
+SAMPLE_LENGTH, SAMPLE_TEMPERATURE = 2000, 0.8
+EVAL_BATCH = 64
+
+TRAIN_CASES = {
+    "lstm_1x256": ("lstm", 1, 256),
+    "lstm_2x512": ("lstm", 2, 512),
+    "gru_2x512": ("gru", 2, 512),
+}
+SAMPLE_MODEL = ("lstm", 2, 512)  # sampling and evaluation run the 2 x 512 LSTM
+GATES = {"lstm": 4, "gru": 3, "rnn": 1}
+
+
+def forward_flops_per_token(cell: str, layers: int, hidden: int) -> float:
+    """Matmul FLOPs of one token's forward pass: every layer's input and recurrent
+    projections plus the output layer (the embedding lookup is free)."""
+    width = GATES[cell] * hidden
+    inputs = [EMBED] + [hidden] * (layers - 1)
+    return sum(2.0 * (size + hidden) * width for size in inputs) + 2.0 * hidden * VOCAB
+
+
+def train_flops_per_token(cell: str, layers: int, hidden: int) -> float:
+    """Forward plus backward (twice the forward: input and weight gradients)."""
+    return 3.0 * forward_flops_per_token(cell, layers, hidden)
+
+
+def eval_vocab(ids) -> int:
+    """The vocabulary of the evaluation and loss-curve models: VOCAB, or more if the split's ids need it
+    (rnngen's char tokenizer of tiny_shakespeare has 66 entries: its 65 characters and one
+    for unknown characters)."""
+    return max(VOCAB, int(ids.max()) + 1)
+
+
+def median_rate(run: Callable[[], None], items_per_run: float, warmup: int, repeats: int) -> float:
+    """Items per second of ``run`` (which must block until done): the median of ``repeats`` timed calls."""
+    for _ in range(warmup):
+        run()
+    seconds = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        run()
+        seconds.append(time.perf_counter() - start)
+    return items_per_run / statistics.median(seconds)
+
+
+def peak_mb() -> float:
+    """This process's peak resident memory in MiB (Linux reports KiB)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def report(per_s: float, compile_s: float | None, **extra) -> None:
+    """Prints the worker's one JSON line."""
+    print(json.dumps({"per_s": per_s, "compile_s": compile_s, "peak_mb": peak_mb(), **extra}), flush=True)
