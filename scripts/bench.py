@@ -56,12 +56,12 @@ def median_over_rounds(framework: str, args: list[str], rounds: int) -> dict:
     return combine([run_worker(framework, args) for _ in range(rounds)])
 
 
-def paired(args: list[str], rounds: int, ours_extra: list[str] = ()) -> tuple[dict, dict]:
+def paired(args: list[str], rounds: int) -> tuple[dict, dict]:
     """(rnngen's figures, PyTorch's figures) of one case, the frameworks alternating round by round."""
     ours, theirs = [], []
     for _ in range(rounds):
         theirs.append(run_worker("torch", args))
-        ours.append(run_worker("rnngen", [*args, *ours_extra]))
+        ours.append(run_worker("rnngen", args))
     return combine(ours), combine(theirs)
 
 

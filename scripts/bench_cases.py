@@ -8,6 +8,7 @@ line: ``{"per_s": throughput, "compile_s": seconds or null, "peak_mb": peak RSS}
 
 from __future__ import annotations
 
+import argparse
 import json
 import resource
 import statistics
@@ -68,3 +69,15 @@ def peak_mb() -> float:
 def report(per_s: float, compile_s: float | None, **extra) -> None:
     """Prints the worker's one JSON line."""
     print(json.dumps({"per_s": per_s, "compile_s": compile_s, "peak_mb": peak_mb(), **extra}), flush=True)
+
+
+def worker_parser(description: str, kinds: list[str]) -> argparse.ArgumentParser:
+    """The command line both workers share: the kind of measurement, its case or batch size,
+    the sampling/evaluation model, the repeats and the split's ids."""
+    parser = argparse.ArgumentParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("kind", choices=kinds)
+    parser.add_argument("arg", nargs="?", help="train, curve: the case; sample: the batch size")
+    parser.add_argument("--model", default="lstm_2x512", choices=sorted(TRAIN_CASES), help="sample/eval model")
+    parser.add_argument("--repeats", type=int, default=10)
+    parser.add_argument("--ids", default=None, help="eval, curve: a .npy file of the split's char ids")
+    return parser

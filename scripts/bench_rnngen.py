@@ -15,7 +15,6 @@ tiny_shakespeare). Throughputs are characters per second.
 
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 import time
@@ -27,7 +26,7 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from bench_cases import (  # noqa: E402
     BATCH, CLIP, EMBED, EVAL_BATCH, LEARNING_RATE, SAMPLE_LENGTH, SAMPLE_TEMPERATURE, SEQ_LEN, TRAIN_CASES, VOCAB,
-    eval_vocab, median_rate, report,
+    eval_vocab, median_rate, report, worker_parser,
 )
 
 from rnngen.config import base_config  # noqa: E402
@@ -141,14 +140,9 @@ def bench_matmul(repeats: int) -> None:
 
 
 def main(argv=None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("kind", choices=["train", "curve", "sample", "eval", "matmul"])
-    parser.add_argument("arg", nargs="?", help="train, curve: the case; sample: the batch size")
-    parser.add_argument("--model", default="lstm_2x512", choices=sorted(TRAIN_CASES), help="sample/eval model")
+    parser = worker_parser(__doc__, ["train", "curve", "sample", "eval", "matmul"])
     parser.add_argument("--dtype", default="float32", choices=["float32", "bfloat16"])
-    parser.add_argument("--repeats", type=int, default=10)
     parser.add_argument("--steps", type=int, default=500, help="curve: training steps")
-    parser.add_argument("--ids", default=None, help="eval, curve: a .npy file of the split's char ids")
     args = parser.parse_args(argv)
     if args.kind == "train":
         bench_train(args.arg, args.dtype, args.repeats)

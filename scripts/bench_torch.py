@@ -14,7 +14,6 @@ word_language_model / char-rnn way). Needs ``pip install -e ".[bench]"``.
 
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 
@@ -26,7 +25,7 @@ from torch import nn
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from bench_cases import (  # noqa: E402
     BATCH, CLIP, EMBED, EVAL_BATCH, LEARNING_RATE, SAMPLE_LENGTH, SAMPLE_TEMPERATURE, SEQ_LEN, TRAIN_CASES, VOCAB,
-    eval_vocab, median_rate, report,
+    eval_vocab, median_rate, report, worker_parser,
 )
 
 
@@ -120,12 +119,7 @@ def bench_matmul(repeats: int) -> None:
 
 
 def main(argv=None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("kind", choices=["train", "sample", "eval", "matmul"])
-    parser.add_argument("arg", nargs="?", help="train: the case; sample: the batch size")
-    parser.add_argument("--model", default="lstm_2x512", choices=sorted(TRAIN_CASES), help="sample/eval model")
-    parser.add_argument("--repeats", type=int, default=10)
-    parser.add_argument("--ids", default=None, help="eval: a .npy file of the split's char ids")
+    parser = worker_parser(__doc__, ["train", "sample", "eval", "matmul"])
     args = parser.parse_args(argv)
     if args.kind == "train":
         bench_train(args.arg, args.repeats)

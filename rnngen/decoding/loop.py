@@ -1,7 +1,7 @@
 """The compiled sampling loop: one ``lax.while_loop`` over the new tokens.
 
 Each step filters the logits (the banned id, the repetition controls, then
-temperature, top-k and top-p in :func:`rnngen.decoding.filters.sample_token`),
+temperature, top-k and top-p in :func:`rnngen.decoding.filters.pick_token`),
 draws a token with its own key, feeds it to the model and checks the stop
 strings. The loop ends after ``num_new_tokens`` steps, or as soon as every row
 has produced a stop string. Step t's randomness is

@@ -101,13 +101,10 @@ class RecurrentCell(nnx.Module):
         carry, hs = jax.lax.scan(self.step, carry, projected)
         return hs, carry
 
-    def __call__(self, xs: jax.Array, carry: Carry, *, time_major: bool = False) -> tuple[jax.Array, Carry]:
-        """xs [batch, time, input] ([time, batch, input] if time_major), carry
-        -> (hs [batch, time, hidden] ([time, batch, hidden] if time_major), final carry)."""
-        if not time_major:
-            xs = jnp.swapaxes(xs, 0, 1)
-        hs, carry = self.recur(self.project_inputs(xs), carry)
-        return (hs if time_major else jnp.swapaxes(hs, 0, 1)), carry
+    def __call__(self, xs: jax.Array, carry: Carry) -> tuple[jax.Array, Carry]:
+        """xs [batch, time, input], carry -> (hs [batch, time, hidden], final carry)."""
+        hs, carry = self.recur(self.project_inputs(jnp.swapaxes(xs, 0, 1)), carry)
+        return jnp.swapaxes(hs, 0, 1), carry
 
 
 def compute_dtype_of(cell: nnx.Module):
