@@ -254,6 +254,26 @@ def test_a_full_disk_while_saving_keeps_the_previous_checkpoint(tmp_path, tiny_c
     assert rnngen.load(str(workdir)).step == 6
 
 
+# Two tasks fail and nobody retrieves their exceptions, as Orbax's sibling writes do when one
+# write fails; asyncio reports each when it is garbage-collected.
+TASKS_NEVER_RETRIEVED = (
+    "import asyncio, gc\n"
+    "from rnngen.training.orbax_quiet import drop_abandoned_io_reports\n"
+    "drop_abandoned_io_reports()\n"
+    "for folder in ('orbax', 'elsewhere'):\n"
+    "    code = compile('async def write():\\n    raise ValueError(\"failed writing\")', f'/site/{folder}/io.py', 'exec')\n"
+    "    scope = {}; exec(code, scope)\n"
+    "    loop = asyncio.new_event_loop(); task = loop.create_task(scope['write']())\n"
+    "    loop.run_until_complete(asyncio.sleep(0)); loop.close(); del task; gc.collect()\n"
+)
+
+
+def test_orbax_tasks_that_failed_unretrieved_are_not_reported_but_others_are():
+    result = run([sys.executable, "-c", TASKS_NEVER_RETRIEVED])
+    assert result.stderr.count("Task exception was never retrieved") == 1
+    assert "/site/elsewhere/io.py" in result.stderr and "/site/orbax/" not in result.stderr
+
+
 def test_a_full_disk_is_recognised_as_an_os_error_or_in_a_writer_message():
     assert disk_full_reason(OSError(28, "No space left on device")) == "[Errno 28] No space left on device"
     tensorstore_like = ValueError('OUT_OF_RANGE: Error writing "x": Failed writing: [OS error 122: Disk quota exceeded]')

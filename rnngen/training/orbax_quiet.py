@@ -17,10 +17,14 @@ screenfuls of tracebacks:
     interpreter exit;
   - each TensorStore operation still in flight completes later, in a thread of
     its own, and its callback's ``loop.call_soon_threadsafe`` raises
-    "RuntimeError: Event loop is closed", reported with a traceback.
-  The hook installed by :func:`drop_abandoned_io_reports` drops these two kinds
-  of report for the rest of the process; every other report reaches the hook
-  that was there before.
+    "RuntimeError: Event loop is closed", reported with a traceback;
+  - each write that failed beside the one whose exception propagates is an
+    asyncio task whose exception nobody retrieves; when the task is
+    garbage-collected, asyncio logs "Task exception was never retrieved" with
+    its traceback through the ``asyncio`` logger.
+  :func:`drop_abandoned_io_reports` drops these three kinds of report for the
+  rest of the process (an unraisable-exception hook and a filter on the
+  ``asyncio`` logger); every other report goes where it went before.
 """
 
 from __future__ import annotations
@@ -46,11 +50,22 @@ def _is_late_callback(unraisable) -> bool:
             and str(error) == "Event loop is closed")
 
 
+class _OrbaxTasksNeverRetrieved(logging.Filter):
+    """Drops asyncio's report of an Orbax task whose exception nobody retrieved.
+
+    asyncio logs the task's repr, which names its coroutine and the file defining it."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        return not (message.startswith("Task exception was never retrieved") and _ORBAX_DIR in message)
+
+
 def drop_abandoned_io_reports() -> None:
-    """Installs, once per process, an unraisable-exception hook that drops the reports of
-    Orbax's abandoned reads and writes and passes on all others."""
+    """Installs, once per process, an unraisable-exception hook and an ``asyncio`` log filter
+    that drop the reports of Orbax's abandoned reads and writes and pass on all others."""
     if getattr(sys.unraisablehook, "drops_orbax_reports", False):
         return
+    logging.getLogger("asyncio").addFilter(_OrbaxTasksNeverRetrieved())
     previous = sys.unraisablehook
 
     def hook(unraisable) -> None:
