@@ -25,6 +25,8 @@ from rnngen.training.checkpoint_integrity import CorruptCheckpoint
 from rnngen.training.checkpointing import CHECKPOINT_DIR, Checkpointer, checkpoint_dir, config_from_meta
 from rnngen.training.optimizer import make_optimizer
 from rnngen.training.run_checks import check_divisible_by_devices, check_resumable
+from rnngen.training.setup import rnn_backend_of
+from rnngen.training.steps import COMPUTE_DTYPES
 
 # What training writes in a workdir; each must be writable if it is already there.
 WRITTEN = (CHECKPOINT_DIR, "tensorboard", "metrics.jsonl")
@@ -73,13 +75,18 @@ def check_workdir(workdir: str) -> None:
 
 
 def check_buildable(config) -> None:
-    """Imports ``model.cell_module`` and checks the cell, the input kind, the optimizer and the
-    schedule by name, so that building the model later cannot fail on a setting."""
+    """Imports ``model.cell_module`` and checks the cell, the input kind, the optimizer, the
+    schedule, the compute dtype and the recurrence backend by name, so that building the model
+    later cannot fail on a setting."""
     import_cell_module(config.model.cell_module)
     get_cell(config.model.cell)
     if config.model.input not in INPUT_KINDS:
         raise UsageError(f"--config.model.input must be one of {', '.join(INPUT_KINDS)}, got {config.model.input!r}")
     make_optimizer(config.train)
+    dtype = config.train.get("compute_dtype", "float32")
+    if dtype not in COMPUTE_DTYPES:
+        raise UsageError(f"--config.train.compute_dtype must be one of {', '.join(COMPUTE_DTYPES)}, got {dtype!r}")
+    rnn_backend_of(config)
 
 
 def saved_meta(workdir: str) -> dict | None:
