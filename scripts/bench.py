@@ -4,6 +4,7 @@
     python scripts/bench.py                  # the table
     python scripts/bench.py --json           # the table, then one JSON line
     python scripts/bench.py --curve-steps 500   # also bfloat16's loss after 500 steps
+    python scripts/bench.py --cudnn          # on a CUDA GPU: also train.rnn_backend=cudnn rows
 
 Each measurement runs in its own process (``bench_rnngen.py`` / ``bench_torch.py``),
 so that its peak resident memory is its own; the two frameworks alternate case by
@@ -15,8 +16,11 @@ bfloat16 compute dtype on the 2x512 LSTM against its own float32, sampling 2,000
 characters at temperature 0.8 at batch 1 and 64 (the 2x512 LSTM: ``batch1``,
 ``batch64``; and the 1x256 LSTM: ``batch1_lstm_1x256``, ``batch64_lstm_1x256``), and evaluation
 over the tiny_shakespeare validation split. GFLOP/s count the matmul FLOPs of the
-model (``bench_cases``) and are compared with a 2048 x 2048 float32 matmul
-measured in the same run (the better of JAX and PyTorch).
+model (``bench_cases``) and are compared with a square float32 matmul (2048 on a
+CPU, 8192 on a GPU) measured in the same run (the better of JAX and PyTorch).
+Both frameworks run on their default device: a CUDA GPU when there is one, where
+PyTorch's ``nn.LSTM`` / ``nn.GRU`` are cuDNN's; ``--cudnn`` adds rnngen through
+cuDNN too (``train.rnn_backend=cudnn``: the LSTM cases and evaluation).
 """
 
 from __future__ import annotations
@@ -101,30 +105,52 @@ def write_split_ids(manual_dir: str, data_dir: str | None, out_dir: str) -> dict
     return paths
 
 
+def progress(section: str, name: str, figures: dict) -> None:
+    """One line on stderr per finished case, so that a long run shows where it is."""
+    print(f"bench: {section} {name}: {json.dumps(figures)}", file=sys.stderr, flush=True)
+
+
 def measure(args, ids: dict[str, str]) -> dict:
     """Every case, in the order of the table."""
     repeats = ["--repeats", str(args.repeats)]
     peak = max(median_over_rounds(f, ["matmul", *repeats], args.rounds)["per_s"] for f in ("rnngen", "torch"))
     result = {"matmul_gflops": round(peak, 1), "train": {}, "sample": {}}
+    progress("matmul", "peak", {"gflops": peak})
+    torch_train = {}
     for case in args.cases:
-        ours, theirs = paired(["train", case, *repeats], args.rounds)
-        result["train"][case] = entry(ours, theirs, train_flops_per_token(*TRAIN_CASES[case]), peak)
+        ours, torch_train[case] = paired(["train", case, *repeats], args.rounds)
+        result["train"][case] = entry(ours, torch_train[case], train_flops_per_token(*TRAIN_CASES[case]), peak)
+        progress("train", case, result["train"][case])
     if args.bf16:
         ours = median_over_rounds("rnngen", ["train", SAMPLE_CASE, "--dtype", "bfloat16", *repeats], args.rounds)
         bf16 = entry(ours, None, train_flops_per_token(*SAMPLE_MODEL), peak)
         fp32 = result["train"].get(SAMPLE_CASE)
         bf16["vs_float32"] = None if fp32 is None else round(bf16["rnngen_per_s"] / fp32["rnngen_per_s"], 3)
         result["train"][SAMPLE_CASE + "_bf16"] = bf16
+        progress("train", SAMPLE_CASE + "_bf16", bf16)
     for model, suffix in ((SAMPLE_CASE, ""), ("lstm_1x256", "_lstm_1x256")):
         for batch in (1, 64):
             sample_args = ["sample", str(batch), "--model", model, "--repeats", str(max(args.repeats // 3, 2))]
             ours, theirs = paired(sample_args, args.rounds)
             flops = forward_flops_per_token(*TRAIN_CASES[model])
             result["sample"][f"batch{batch}{suffix}"] = entry(ours, theirs, flops, peak)
-    ours, theirs = paired(["eval", "--ids", ids["validation"], "--repeats", str(max(args.repeats // 3, 2))], 1)
+            progress("sample", f"batch{batch}{suffix}", result["sample"][f"batch{batch}{suffix}"])
+    eval_args = ["eval", "--ids", ids["validation"], "--repeats", str(max(args.repeats // 3, 2))]
+    ours, theirs = paired(eval_args, 1)
     result["eval"] = entry(ours, theirs, forward_flops_per_token(*SAMPLE_MODEL), peak)
+    progress("eval", "validation", result["eval"])
     if args.curve_steps:
         result["bf16_curve"] = loss_curves(args.curve_steps, ids["train"])
+        progress("curve", "bfloat16", result["bf16_curve"])
+    if args.cudnn:  # last: a GPU-only path, so that the rows above come whatever it does
+        for case in [case for case in args.cases if TRAIN_CASES[case][0] == "lstm"]:
+            ours = median_over_rounds("rnngen", ["train", case, "--backend", "cudnn", *repeats], args.rounds)
+            flops = train_flops_per_token(*TRAIN_CASES[case])
+            result["train"][f"{case}_cudnn"] = entry(ours, torch_train[case], flops, peak)
+            progress("train", f"{case}_cudnn", result["train"][f"{case}_cudnn"])
+        ours = median_over_rounds("rnngen", [*eval_args, "--backend", "cudnn"], 1)
+        result["eval_cudnn"] = entry(ours, theirs, forward_flops_per_token(*SAMPLE_MODEL), peak)
+        progress("eval", "validation_cudnn", result["eval_cudnn"])
     return result
 
 
@@ -141,12 +167,13 @@ def loss_curves(steps: int, train_ids: str) -> dict:
 
 def print_table(result: dict) -> None:
     """The human-readable table."""
-    print(f"float32 2048x2048 matmul peak: {result['matmul_gflops']:.0f} GFLOP/s\n")
+    print(f"float32 matmul peak: {result['matmul_gflops']:.0f} GFLOP/s\n")
     header = f"{'case':22s} {'rnngen/s':>10s} {'torch/s':>10s} {'ratio':>6s} {'GFLOP/s':>8s} {'peak':>5s} " \
              f"{'compile':>8s} {'MiB':>6s} {'torch MiB':>9s}"
     print(header)
     rows = [(f"train {k}", v) for k, v in result["train"].items()]
     rows += [(f"sample {k}", v) for k, v in result["sample"].items()] + [("eval validation", result["eval"])]
+    rows += [("eval validation cudnn", result["eval_cudnn"])] if "eval_cudnn" in result else []
     for name, e in rows:
         fmt = lambda x, spec: "-" if x is None else format(x, spec)  # noqa: E731
         ratio = e["ratio"] if e["ratio"] is not None else e.get("vs_float32")
@@ -167,6 +194,7 @@ def parse_args(argv=None):
     parser.add_argument("--repeats", type=int, default=10, help="timed calls per process (median)")
     parser.add_argument("--cases", nargs="+", default=list(TRAIN_CASES), choices=list(TRAIN_CASES))
     parser.add_argument("--no-bf16", dest="bf16", action="store_false", help="skip the bfloat16 training case")
+    parser.add_argument("--cudnn", action="store_true", help="also rnngen through cuDNN (train.rnn_backend=cudnn; CUDA GPUs)")
     parser.add_argument("--curve-steps", type=int, default=0, help="bfloat16 vs float32 loss after N steps (0: skip)")
     parser.add_argument("--manual-dir", default=DEFAULT_MANUAL_DIR, help="directory holding tiny_shakespeare's input.txt")
     parser.add_argument("--data-dir", default=None, help="TFDS data dir for the prepared split")

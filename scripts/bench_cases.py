@@ -3,7 +3,10 @@
 Every case is a char-level model over Karpathy's 65-character vocabulary with a
 64-wide embedding, trained with Adam (learning rate 2e-3) and gradients clipped
 at global norm 5, on batches of 64 streams x 100 steps. A worker prints one JSON
-line: ``{"per_s": throughput, "compile_s": seconds or null, "peak_mb": peak RSS}``.
+line: ``{"per_s": throughput, "compile_s": seconds or null, "peak_mb": peak memory}``,
+the peak memory being the accelerator's peak allocation on a GPU, else the
+process's peak resident memory. On a GPU each framework runs its own default
+float32 math (TF32 tensor cores in cuDNN's LSTM for both, and in JAX's matmuls).
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ VOCAB, EMBED, BATCH, SEQ_LEN = 65, 64, 64, 100
 LEARNING_RATE, CLIP = 2e-3, 5.0
 SAMPLE_LENGTH, SAMPLE_TEMPERATURE = 2000, 0.8
 EVAL_BATCH = 64
+MATMUL_SIZE = {"cpu": 2048, "gpu": 8192}  # the peak's square matmul: a GPU needs more work to fill
 
 TRAIN_CASES = {
     "lstm_1x256": ("lstm", 1, 256),
@@ -66,9 +70,10 @@ def peak_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
-def report(per_s: float, compile_s: float | None, **extra) -> None:
-    """Prints the worker's one JSON line."""
-    print(json.dumps({"per_s": per_s, "compile_s": compile_s, "peak_mb": peak_mb(), **extra}), flush=True)
+def report(per_s: float, compile_s: float | None, device_peak_mb: float | None = None, **extra) -> None:
+    """Prints the worker's one JSON line; ``device_peak_mb``: the accelerator's peak allocation, if on one."""
+    memory = peak_mb() if device_peak_mb is None else device_peak_mb
+    print(json.dumps({"per_s": per_s, "compile_s": compile_s, "peak_mb": memory, **extra}), flush=True)
 
 
 def worker_parser(description: str, kinds: list[str]) -> argparse.ArgumentParser:

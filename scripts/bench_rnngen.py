@@ -1,6 +1,6 @@
 """rnngen's side of ``scripts/bench.py``: one case per process, one JSON line out.
 
-    python scripts/bench_rnngen.py train lstm_2x512 [--dtype bfloat16] [--repeats 10]
+    python scripts/bench_rnngen.py train lstm_2x512 [--dtype bfloat16] [--backend cudnn] [--repeats 10]
     python scripts/bench_rnngen.py sample 1 [--model lstm_2x512]
     python scripts/bench_rnngen.py eval --ids validation.npy
     python scripts/bench_rnngen.py curve lstm_1x256 --steps 500 --dtype bfloat16 --ids train.npy
@@ -10,7 +10,9 @@ Training times the real jitted train step (``rnngen.training.steps``) on random
 token batches; sampling times the real compiled sampler (``rnngen.sampling.sample``)
 from a one-character prompt; evaluation times ``rnngen.training.evaluation.total_nll``
 over a split's char ids (``--ids``, a .npy file that ``bench.py`` writes from
-tiny_shakespeare). Throughputs are characters per second.
+tiny_shakespeare). Throughputs are characters per second. JAX runs on its default
+device (a GPU when it has one); ``--backend cudnn`` trains and evaluates through
+``train.rnn_backend=cudnn`` (``jax.experimental.rnn``, CUDA GPUs only).
 """
 
 from __future__ import annotations
@@ -26,8 +28,9 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from bench_cases import (  # noqa: E402
     BATCH, CLIP, EMBED, EVAL_BATCH, LEARNING_RATE, SAMPLE_LENGTH, SAMPLE_TEMPERATURE, SEQ_LEN, TRAIN_CASES, VOCAB,
-    eval_vocab, median_rate, report, worker_parser,
+    MATMUL_SIZE, eval_vocab, median_rate, worker_parser,
 )
+from bench_cases import report as report_line  # noqa: E402
 
 from rnngen.config import base_config  # noqa: E402
 from rnngen.sampling import sample  # noqa: E402
@@ -35,14 +38,21 @@ from rnngen.training.setup import build_setup  # noqa: E402
 from rnngen.training.steps import make_eval_step, make_train_step  # noqa: E402
 
 
-def case_config(case: str, dtype: str = "float32"):
+def report(per_s: float, compile_s: float | None, **extra) -> None:
+    """The worker's JSON line, with the GPU's peak allocation as the peak memory on a GPU."""
+    stats = jax.devices()[0].memory_stats() if jax.default_backend() == "gpu" else None
+    device_peak = None if not stats else stats.get("peak_bytes_in_use", 0) / 2**20
+    report_line(per_s, compile_s, device_peak, **extra)
+
+
+def case_config(case: str, dtype: str = "float32", backend: str = "xla"):
     """The rnngen config of a benchmark case: its cell and sizes, the shared training settings."""
     cell, layers, hidden = TRAIN_CASES[case]
     config = base_config()
     config.model.update(cell=cell, num_layers=layers, hidden_size=hidden, embed_dim=EMBED, dropout=0.0)
     config.train.update(
         batch_size=BATCH, seq_len=SEQ_LEN, optimizer="adam", learning_rate=LEARNING_RATE, grad_clip=CLIP,
-        compute_dtype=dtype,
+        compute_dtype=dtype, rnn_backend=backend,
     )
     return config
 
@@ -54,9 +64,9 @@ def random_batch(seed: int = 0) -> dict:
     return {"inputs": jnp.asarray(ids[:, :-1]), "targets": jnp.asarray(ids[:, 1:]), "reset": jnp.asarray(False)}
 
 
-def bench_train(case: str, dtype: str, repeats: int) -> None:
+def bench_train(case: str, dtype: str, repeats: int, backend: str = "xla") -> None:
     """Characters per second of the train step; compile_s is the jit's lower + compile time."""
-    setup = build_setup(case_config(case, dtype), VOCAB)
+    setup = build_setup(case_config(case, dtype, backend), VOCAB)
     step_fn = make_train_step(setup.loss_fn, setup.optimizer, setup.schedule)
     batch, key = random_batch(), jax.random.PRNGKey(0)
     start = time.perf_counter()
@@ -114,11 +124,11 @@ def bench_sample(batch: int, case: str, repeats: int) -> None:
     report(per_s, max(first - batch * SAMPLE_LENGTH / per_s, 0.0))
 
 
-def bench_eval(ids: np.ndarray, repeats: int, case: str) -> None:
+def bench_eval(ids: np.ndarray, repeats: int, case: str, backend: str = "xla") -> None:
     """Predicted characters per second over a split's ids [n], EVAL_BATCH streams of SEQ_LEN windows."""
     from rnngen.training.evaluation import total_nll
 
-    setup = build_setup(case_config(case), eval_vocab(ids))
+    setup = build_setup(case_config(case, backend=backend), eval_vocab(ids))
     eval_step = make_eval_step(setup.loss_fn)
     carry = setup.model.zero_carry(EVAL_BATCH)
 
@@ -133,25 +143,27 @@ def bench_eval(ids: np.ndarray, repeats: int, case: str) -> None:
 
 
 def bench_matmul(repeats: int) -> None:
-    """GFLOP/s of a float32 2048 x 2048 matmul (jnp), the machine's practical peak."""
-    a = jax.random.normal(jax.random.PRNGKey(0), (2048, 2048), jnp.float32)
+    """GFLOP/s of a float32 square matmul (jnp, JAX's default precision), the machine's practical peak."""
+    size = MATMUL_SIZE[jax.default_backend()]
+    a = jax.random.normal(jax.random.PRNGKey(0), (size, size), jnp.float32)
     matmul = jax.jit(lambda x: x @ x)
-    report(median_rate(lambda: matmul(a).block_until_ready(), 2 * 2048**3 / 1e9, warmup=2, repeats=repeats), None)
+    report(median_rate(lambda: matmul(a).block_until_ready(), 2 * size**3 / 1e9, warmup=2, repeats=repeats), None)
 
 
 def main(argv=None) -> None:
     parser = worker_parser(__doc__, ["train", "curve", "sample", "eval", "matmul"])
     parser.add_argument("--dtype", default="float32", choices=["float32", "bfloat16"])
     parser.add_argument("--steps", type=int, default=500, help="curve: training steps")
+    parser.add_argument("--backend", default="xla", choices=["xla", "cudnn"], help="train, eval: train.rnn_backend")
     args = parser.parse_args(argv)
     if args.kind == "train":
-        bench_train(args.arg, args.dtype, args.repeats)
+        bench_train(args.arg, args.dtype, args.repeats, args.backend)
     elif args.kind == "curve":
         bench_curve(args.arg, args.dtype, args.steps, np.load(args.ids))
     elif args.kind == "sample":
         bench_sample(int(args.arg), args.model, args.repeats)
     elif args.kind == "eval":
-        bench_eval(np.load(args.ids), args.repeats, args.model)
+        bench_eval(np.load(args.ids), args.repeats, args.model, args.backend)
     else:
         bench_matmul(args.repeats)
 

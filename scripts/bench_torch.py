@@ -9,7 +9,9 @@ The same sizes and optimizer as rnngen's side (``bench_cases``): an ``nn.Embeddi
 PyTorch's fused ``nn.LSTM`` / ``nn.GRU`` (one oneDNN call per layer and sequence) and
 an ``nn.Linear`` output layer; Adam with ``clip_grad_norm_``; sampling is a Python
 loop of ``nn.LSTMCell`` steps under ``torch.inference_mode`` (PyTorch's
-word_language_model / char-rnn way). Needs ``pip install -e ".[bench]"``.
+word_language_model / char-rnn way). Needs ``pip install -e ".[bench]"``. On a
+machine with a CUDA GPU everything runs there (``nn.LSTM`` / ``nn.GRU`` are then
+cuDNN's), each timed call ending in ``torch.cuda.synchronize``.
 """
 
 from __future__ import annotations
@@ -25,8 +27,23 @@ from torch import nn
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from bench_cases import (  # noqa: E402
     BATCH, CLIP, EMBED, EVAL_BATCH, LEARNING_RATE, SAMPLE_LENGTH, SAMPLE_TEMPERATURE, SEQ_LEN, TRAIN_CASES, VOCAB,
-    eval_vocab, median_rate, report, worker_parser,
+    MATMUL_SIZE, eval_vocab, median_rate, worker_parser,
 )
+from bench_cases import report as report_line  # noqa: E402
+
+DEVICE = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def synchronize() -> None:
+    """Waits for the GPU's queued work (nothing to wait for on the CPU)."""
+    if DEVICE.type == "cuda":
+        torch.cuda.synchronize()
+
+
+def report(per_s: float, compile_s: float | None, **extra) -> None:
+    """The worker's JSON line, with the GPU's peak allocation as the peak memory on a GPU."""
+    device_peak = torch.cuda.max_memory_allocated() / 2**20 if DEVICE.type == "cuda" else None
+    report_line(per_s, compile_s, device_peak, **extra)
 
 
 class CharModel(nn.Module):
@@ -51,9 +68,9 @@ def detach(state):
 def bench_train(case: str, repeats: int) -> None:
     """Characters per second of a full train step: forward, loss, backward, clipping, Adam."""
     torch.manual_seed(0)
-    model = CharModel(*TRAIN_CASES[case])
+    model = CharModel(*TRAIN_CASES[case]).to(DEVICE)
     optimizer = torch.optim.Adam(model.parameters(), lr=LEARNING_RATE)
-    ids = torch.randint(0, VOCAB, (BATCH, SEQ_LEN + 1), generator=torch.Generator().manual_seed(0))
+    ids = torch.randint(0, VOCAB, (BATCH, SEQ_LEN + 1), generator=torch.Generator().manual_seed(0)).to(DEVICE)
     inputs, targets = ids[:, :-1], ids[:, 1:]
     holder = {"state": None}
 
@@ -65,6 +82,7 @@ def bench_train(case: str, repeats: int) -> None:
         nn.utils.clip_grad_norm_(model.parameters(), CLIP)
         optimizer.step()
         holder["state"] = detach(state)
+        synchronize()
 
     report(median_rate(run, BATCH * SEQ_LEN, warmup=2, repeats=repeats), None)
 
@@ -73,14 +91,15 @@ def bench_sample(batch: int, case: str, repeats: int) -> None:
     """Sampled characters per second: a Python loop of LSTMCell steps, temperature and multinomial."""
     torch.manual_seed(0)
     cell, layers, hidden = TRAIN_CASES[case]
-    embed = nn.Embedding(VOCAB, EMBED)
-    cells = nn.ModuleList([nn.LSTMCell(EMBED if i == 0 else hidden, hidden) for i in range(layers)])
-    out = nn.Linear(hidden, VOCAB)
+    embed = nn.Embedding(VOCAB, EMBED).to(DEVICE)
+    cells = nn.ModuleList([nn.LSTMCell(EMBED if i == 0 else hidden, hidden) for i in range(layers)]).to(DEVICE)
+    out = nn.Linear(hidden, VOCAB).to(DEVICE)
 
     @torch.inference_mode()
     def run():
-        states = [(torch.zeros(batch, hidden), torch.zeros(batch, hidden)) for _ in range(layers)]
-        token = torch.zeros(batch, dtype=torch.long)
+        states = [(torch.zeros(batch, hidden, device=DEVICE), torch.zeros(batch, hidden, device=DEVICE))
+                  for _ in range(layers)]
+        token = torch.zeros(batch, dtype=torch.long, device=DEVICE)
         for _ in range(SAMPLE_LENGTH):
             x = embed(token)
             for i, lstm in enumerate(cells):
@@ -88,6 +107,7 @@ def bench_sample(batch: int, case: str, repeats: int) -> None:
                 x = states[i][0]
             probs = torch.softmax(out(x) / SAMPLE_TEMPERATURE, dim=-1)
             token = torch.multinomial(probs, 1)[:, 0]
+        synchronize()
 
     report(median_rate(run, batch * SAMPLE_LENGTH, warmup=1, repeats=repeats), None)
 
@@ -96,26 +116,33 @@ def bench_eval(ids: np.ndarray, repeats: int, case: str) -> None:
     """Predicted characters per second over a split's ids [n]: the same batches as rnngen's."""
     from rnngen.data.batching import eval_batches  # numpy only
 
-    batches = [tuple(torch.from_numpy(np.asarray(a)) for a in b) for b in eval_batches(ids, EVAL_BATCH, SEQ_LEN)]
+    batches = [tuple(torch.from_numpy(np.asarray(a)).to(DEVICE) for a in b) for b in eval_batches(ids, EVAL_BATCH, SEQ_LEN)]
     torch.manual_seed(0)
     vocab = eval_vocab(ids)
-    model = CharModel(*TRAIN_CASES[case], vocab=vocab)
+    model = CharModel(*TRAIN_CASES[case], vocab=vocab).to(DEVICE)
 
     @torch.inference_mode()
     def run():
-        state, total = None, torch.zeros(())
+        state, total = None, torch.zeros((), device=DEVICE)
         for inputs, targets, mask in batches:
             logits, state = model(inputs.long(), state)
             nll = F.cross_entropy(logits.reshape(-1, vocab), targets.long().reshape(-1), reduction="none")
             total += (nll * mask.reshape(-1)).sum()
+        synchronize()
 
     report(median_rate(run, len(ids) - 1, warmup=1, repeats=repeats), None)
 
 
 def bench_matmul(repeats: int) -> None:
-    """GFLOP/s of a float32 2048 x 2048 matmul in PyTorch."""
-    a = torch.randn(2048, 2048)
-    report(median_rate(lambda: a @ a, 2 * 2048**3 / 1e9, warmup=2, repeats=repeats), None)
+    """GFLOP/s of a float32 square matmul in PyTorch (its default precision)."""
+    size = MATMUL_SIZE["gpu" if DEVICE.type == "cuda" else "cpu"]
+    a = torch.randn(size, size, device=DEVICE)
+
+    def run():
+        a @ a
+        synchronize()
+
+    report(median_rate(run, 2 * size**3 / 1e9, warmup=2, repeats=repeats), None)
 
 
 def main(argv=None) -> None:
