@@ -47,8 +47,6 @@ KEY_HELP: dict[str, str] = {
     "train.warmup_steps": "linear warmup steps (warmup_cosine)",
     "train.final_lr_fraction": "cosine decays to learning_rate * this",
     "train.compute_dtype": "float32 | bfloat16: dtype of the recurrent matmuls (parameters, optimizer and loss stay float32)",
-    "train.rnn_backend": "xla | cudnn | auto: what runs the recurrence in training and evaluation; cudnn (one "
-    "jax.experimental.rnn call per stack) needs the lstm cell, float32 and one CUDA GPU; auto picks it where it can run",
     "train.loss_chunk_size": "tokens per chunk of the output layer + loss; 0: auto (chunks of <= 32 MiB logits), -1: never chunk",
     "train.log_every": "steps between training-metric log lines",
     "train.eval_every": "steps between evaluations on the whole validation split",
@@ -113,7 +111,6 @@ def base_config() -> ml_collections.ConfigDict:
     config.train.warmup_steps = 0
     config.train.final_lr_fraction = 0.1
     config.train.compute_dtype = "float32"
-    config.train.rnn_backend = "xla"
     config.train.loss_chunk_size = 0
     config.train.log_every = 50
     config.train.eval_every = 500

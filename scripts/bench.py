@@ -4,7 +4,6 @@
     python scripts/bench.py                  # the table
     python scripts/bench.py --json           # the table, then one JSON line
     python scripts/bench.py --curve-steps 500   # also bfloat16's loss after 500 steps
-    python scripts/bench.py --cudnn          # on a CUDA GPU: also train.rnn_backend=cudnn rows
 
 Each measurement runs in its own process (``bench_rnngen.py`` / ``bench_torch.py``),
 so that its peak resident memory is its own; the two frameworks alternate case by
@@ -19,8 +18,7 @@ over the tiny_shakespeare validation split. GFLOP/s count the matmul FLOPs of th
 model (``bench_cases``) and are compared with a square float32 matmul (2048 on a
 CPU, 8192 on a GPU) measured in the same run (the better of JAX and PyTorch).
 Both frameworks run on their default device: a CUDA GPU when there is one, where
-PyTorch's ``nn.LSTM`` / ``nn.GRU`` are cuDNN's; ``--cudnn`` adds rnngen through
-cuDNN too (``train.rnn_backend=cudnn``: the LSTM cases and evaluation).
+PyTorch's ``nn.LSTM`` / ``nn.GRU`` are cuDNN's (``scripts/bench_gpu.sh``).
 """
 
 from __future__ import annotations
@@ -116,10 +114,9 @@ def measure(args, ids: dict[str, str]) -> dict:
     peak = max(median_over_rounds(f, ["matmul", *repeats], args.rounds)["per_s"] for f in ("rnngen", "torch"))
     result = {"matmul_gflops": round(peak, 1), "train": {}, "sample": {}}
     progress("matmul", "peak", {"gflops": peak})
-    torch_train = {}
     for case in args.cases:
-        ours, torch_train[case] = paired(["train", case, *repeats], args.rounds)
-        result["train"][case] = entry(ours, torch_train[case], train_flops_per_token(*TRAIN_CASES[case]), peak)
+        ours, theirs = paired(["train", case, *repeats], args.rounds)
+        result["train"][case] = entry(ours, theirs, train_flops_per_token(*TRAIN_CASES[case]), peak)
         progress("train", case, result["train"][case])
     if args.bf16:
         ours = median_over_rounds("rnngen", ["train", SAMPLE_CASE, "--dtype", "bfloat16", *repeats], args.rounds)
@@ -142,15 +139,6 @@ def measure(args, ids: dict[str, str]) -> dict:
     if args.curve_steps:
         result["bf16_curve"] = loss_curves(args.curve_steps, ids["train"])
         progress("curve", "bfloat16", result["bf16_curve"])
-    if args.cudnn:  # last: a GPU-only path, so that the rows above come whatever it does
-        for case in [case for case in args.cases if TRAIN_CASES[case][0] == "lstm"]:
-            ours = median_over_rounds("rnngen", ["train", case, "--backend", "cudnn", *repeats], args.rounds)
-            flops = train_flops_per_token(*TRAIN_CASES[case])
-            result["train"][f"{case}_cudnn"] = entry(ours, torch_train[case], flops, peak)
-            progress("train", f"{case}_cudnn", result["train"][f"{case}_cudnn"])
-        ours = median_over_rounds("rnngen", [*eval_args, "--backend", "cudnn"], 1)
-        result["eval_cudnn"] = entry(ours, theirs, forward_flops_per_token(*SAMPLE_MODEL), peak)
-        progress("eval", "validation_cudnn", result["eval_cudnn"])
     return result
 
 
@@ -173,7 +161,6 @@ def print_table(result: dict) -> None:
     print(header)
     rows = [(f"train {k}", v) for k, v in result["train"].items()]
     rows += [(f"sample {k}", v) for k, v in result["sample"].items()] + [("eval validation", result["eval"])]
-    rows += [("eval validation cudnn", result["eval_cudnn"])] if "eval_cudnn" in result else []
     for name, e in rows:
         fmt = lambda x, spec: "-" if x is None else format(x, spec)  # noqa: E731
         ratio = e["ratio"] if e["ratio"] is not None else e.get("vs_float32")
@@ -194,7 +181,6 @@ def parse_args(argv=None):
     parser.add_argument("--repeats", type=int, default=10, help="timed calls per process (median)")
     parser.add_argument("--cases", nargs="+", default=list(TRAIN_CASES), choices=list(TRAIN_CASES))
     parser.add_argument("--no-bf16", dest="bf16", action="store_false", help="skip the bfloat16 training case")
-    parser.add_argument("--cudnn", action="store_true", help="also rnngen through cuDNN (train.rnn_backend=cudnn; CUDA GPUs)")
     parser.add_argument("--curve-steps", type=int, default=0, help="bfloat16 vs float32 loss after N steps (0: skip)")
     parser.add_argument("--manual-dir", default=DEFAULT_MANUAL_DIR, help="directory holding tiny_shakespeare's input.txt")
     parser.add_argument("--data-dir", default=None, help="TFDS data dir for the prepared split")

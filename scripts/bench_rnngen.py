@@ -1,6 +1,6 @@
 """rnngen's side of ``scripts/bench.py``: one case per process, one JSON line out.
 
-    python scripts/bench_rnngen.py train lstm_2x512 [--dtype bfloat16] [--backend cudnn] [--repeats 10]
+    python scripts/bench_rnngen.py train lstm_2x512 [--dtype bfloat16] [--repeats 10]
     python scripts/bench_rnngen.py sample 1 [--model lstm_2x512]
     python scripts/bench_rnngen.py eval --ids validation.npy
     python scripts/bench_rnngen.py curve lstm_1x256 --steps 500 --dtype bfloat16 --ids train.npy
@@ -11,8 +11,7 @@ token batches; sampling times the real compiled sampler (``rnngen.sampling.sampl
 from a one-character prompt; evaluation times ``rnngen.training.evaluation.total_nll``
 over a split's char ids (``--ids``, a .npy file that ``bench.py`` writes from
 tiny_shakespeare). Throughputs are characters per second. JAX runs on its default
-device (a GPU when it has one); ``--backend cudnn`` trains and evaluates through
-``train.rnn_backend=cudnn`` (``jax.experimental.rnn``, CUDA GPUs only).
+device (a GPU when it has one).
 """
 
 from __future__ import annotations
@@ -45,14 +44,14 @@ def report(per_s: float, compile_s: float | None, **extra) -> None:
     report_line(per_s, compile_s, device_peak, **extra)
 
 
-def case_config(case: str, dtype: str = "float32", backend: str = "xla"):
+def case_config(case: str, dtype: str = "float32"):
     """The rnngen config of a benchmark case: its cell and sizes, the shared training settings."""
     cell, layers, hidden = TRAIN_CASES[case]
     config = base_config()
     config.model.update(cell=cell, num_layers=layers, hidden_size=hidden, embed_dim=EMBED, dropout=0.0)
     config.train.update(
         batch_size=BATCH, seq_len=SEQ_LEN, optimizer="adam", learning_rate=LEARNING_RATE, grad_clip=CLIP,
-        compute_dtype=dtype, rnn_backend=backend,
+        compute_dtype=dtype,
     )
     return config
 
@@ -64,9 +63,9 @@ def random_batch(seed: int = 0) -> dict:
     return {"inputs": jnp.asarray(ids[:, :-1]), "targets": jnp.asarray(ids[:, 1:]), "reset": jnp.asarray(False)}
 
 
-def bench_train(case: str, dtype: str, repeats: int, backend: str = "xla") -> None:
+def bench_train(case: str, dtype: str, repeats: int) -> None:
     """Characters per second of the train step; compile_s is the jit's lower + compile time."""
-    setup = build_setup(case_config(case, dtype, backend), VOCAB)
+    setup = build_setup(case_config(case, dtype), VOCAB)
     step_fn = make_train_step(setup.loss_fn, setup.optimizer, setup.schedule)
     batch, key = random_batch(), jax.random.PRNGKey(0)
     start = time.perf_counter()
@@ -124,11 +123,11 @@ def bench_sample(batch: int, case: str, repeats: int) -> None:
     report(per_s, max(first - batch * SAMPLE_LENGTH / per_s, 0.0))
 
 
-def bench_eval(ids: np.ndarray, repeats: int, case: str, backend: str = "xla") -> None:
+def bench_eval(ids: np.ndarray, repeats: int, case: str) -> None:
     """Predicted characters per second over a split's ids [n], EVAL_BATCH streams of SEQ_LEN windows."""
     from rnngen.training.evaluation import total_nll
 
-    setup = build_setup(case_config(case, backend=backend), eval_vocab(ids))
+    setup = build_setup(case_config(case), eval_vocab(ids))
     eval_step = make_eval_step(setup.loss_fn)
     carry = setup.model.zero_carry(EVAL_BATCH)
 
@@ -154,16 +153,15 @@ def main(argv=None) -> None:
     parser = worker_parser(__doc__, ["train", "curve", "sample", "eval", "matmul"])
     parser.add_argument("--dtype", default="float32", choices=["float32", "bfloat16"])
     parser.add_argument("--steps", type=int, default=500, help="curve: training steps")
-    parser.add_argument("--backend", default="xla", choices=["xla", "cudnn"], help="train, eval: train.rnn_backend")
     args = parser.parse_args(argv)
     if args.kind == "train":
-        bench_train(args.arg, args.dtype, args.repeats, args.backend)
+        bench_train(args.arg, args.dtype, args.repeats)
     elif args.kind == "curve":
         bench_curve(args.arg, args.dtype, args.steps, np.load(args.ids))
     elif args.kind == "sample":
         bench_sample(int(args.arg), args.model, args.repeats)
     elif args.kind == "eval":
-        bench_eval(np.load(args.ids), args.repeats, args.model, args.backend)
+        bench_eval(np.load(args.ids), args.repeats, args.model)
     else:
         bench_matmul(args.repeats)
 

@@ -103,8 +103,6 @@ CONFIG_CASES = {
     "unknown_optimizer": ({"train.optimizer": "adamm"}, ["train.optimizer must be one of"]),
     "unknown_compute_dtype": ({"train.compute_dtype": "float16"},
                               ["train.compute_dtype must be one of float32, bfloat16, got 'float16'"]),
-    "cudnn_for_a_gru": ({"model.cell": "gru", "train.rnn_backend": "cudnn"},
-                        ["rnn_backend=cudnn runs the built-in lstm cell only", "rnn_backend=xla"]),
 }
 
 

@@ -20,8 +20,7 @@ import jax.numpy as jnp
 from flax import nnx
 
 from rnngen.errors import UsageError
-from rnngen.models import cudnn_lstm
-from rnngen.models.cells import Carry, LSTMCell, get_cell
+from rnngen.models.cells import Carry, get_cell
 
 INPUT_KINDS = ("embedding", "one_hot")
 FOLD_SMALL_VOCAB = 256  # see RNNLanguageModel.first_projection
@@ -104,16 +103,6 @@ class RNNLanguageModel(nnx.Module):
         for layer in self.layers:
             layer.compute_dtype = compute_dtype
 
-    def set_rnn_backend(self, backend: str) -> None:
-        """Runs the layers' recurrence with ``backend`` (``train.rnn_backend``): "xla" (each
-        cell's own ``recur``) or "cudnn" (built-in LSTM layers only, :mod:`rnngen.models.cudnn_lstm`).
-
-        Like :meth:`set_compute_dtype`, a static setting of a model merged for one computation.
-        """
-        if backend == "cudnn" and not all(type(layer) is LSTMCell for layer in self.layers):
-            raise UsageError("train.rnn_backend=cudnn runs the built-in lstm cell only")
-        self.rnn_backend = backend
-
     def features(
         self,
         tokens: jax.Array,
@@ -130,9 +119,6 @@ class RNNLanguageModel(nnx.Module):
         """
         num_layers = len(self.layers)
         keys = [None] * (num_layers + 1) if dropout_key is None else list(jax.random.split(dropout_key, num_layers + 1))
-        if getattr(self, "rnn_backend", "xla") == "cudnn":
-            xs, new_carry = self.cudnn_features(tokens, carry, keys)
-            return (jnp.swapaxes(xs, 0, 1) if time_major else xs), new_carry
         xs = self.first_projection(tokens.T, keys[0])
         new_carry = []
         for index, (layer, layer_carry, key) in enumerate(zip(self.layers, carry, keys[1:])):
@@ -141,20 +127,6 @@ class RNNLanguageModel(nnx.Module):
             xs = dropout(xs, self.dropout_rate, key)
             new_carry.append(layer_carry)
         return (xs if time_major else jnp.swapaxes(xs, 0, 1)), tuple(new_carry)
-
-    def cudnn_features(self, tokens, carry, keys) -> tuple[jax.Array, tuple[Carry, ...]]:
-        """tokens [batch, time] -> (hidden [batch, time, hidden], final carry) through cuDNN: one call
-        for the whole stack, or one per layer when dropout runs between layers (with ``keys``)."""
-        xs = dropout(self.embed_tokens(tokens), self.dropout_rate, keys[0])
-        between = keys[1] is not None and self.dropout_rate > 0.0
-        groups = [[index] for index in range(len(self.layers))] if between else [list(range(len(self.layers)))]
-        new_carry = []
-        for group in groups:
-            layers = [self.layers[index] for index in group]
-            xs, group_carry = cudnn_lstm.lstm_stack(layers, xs, [carry[index] for index in group])
-            xs = dropout(xs, self.dropout_rate, keys[group[-1] + 1])
-            new_carry += group_carry
-        return xs, tuple(new_carry)
 
     def first_projection(self, tokens: jax.Array, dropout_key: jax.Array | None) -> jax.Array:
         """tokens [time, batch] -> the first layer's projected inputs [time, batch, proj].

@@ -25,7 +25,6 @@ from rnngen.training.checkpoint_integrity import CorruptCheckpoint
 from rnngen.training.checkpointing import CHECKPOINT_DIR, Checkpointer, checkpoint_dir, config_from_meta
 from rnngen.training.optimizer import make_optimizer
 from rnngen.training.run_checks import check_divisible_by_devices, check_resumable
-from rnngen.training.setup import rnn_backend_of
 from rnngen.training.steps import COMPUTE_DTYPES
 
 # What training writes in a workdir; each must be writable if it is already there.
@@ -76,8 +75,8 @@ def check_workdir(workdir: str) -> None:
 
 def check_buildable(config) -> None:
     """Imports ``model.cell_module`` and checks the cell, the input kind, the optimizer, the
-    schedule, the compute dtype and the recurrence backend by name, so that building the model
-    later cannot fail on a setting."""
+    schedule and the compute dtype by name, so that building the model later cannot fail on a
+    setting."""
     import_cell_module(config.model.cell_module)
     get_cell(config.model.cell)
     if config.model.input not in INPUT_KINDS:
@@ -86,7 +85,6 @@ def check_buildable(config) -> None:
     dtype = config.train.get("compute_dtype", "float32")
     if dtype not in COMPUTE_DTYPES:
         raise UsageError(f"--config.train.compute_dtype must be one of {', '.join(COMPUTE_DTYPES)}, got {dtype!r}")
-    rnn_backend_of(config)
 
 
 def saved_meta(workdir: str) -> dict | None:

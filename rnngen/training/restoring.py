@@ -37,8 +37,6 @@ def load_trained(workdir: str, which: str | int = "latest") -> TrainedModel:
 
     def abstract_for(meta: dict):
         config = config_from_meta(meta)
-        if config.train.get("rnn_backend") == "cudnn":
-            config.train.rnn_backend = "auto"  # trained through cuDNN, loadable anywhere: cuDNN where it runs
         tokenizer = tokenizer_from_json(meta["tokenizer"])
         built.update(config=config, tokenizer=tokenizer, fresh=build_setup(config, tokenizer.vocab_size))
         fresh_state = built["fresh"].state

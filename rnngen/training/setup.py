@@ -8,7 +8,6 @@ import jax
 import optax
 from flax import nnx
 
-from rnngen.models.cudnn_lstm import resolve_rnn_backend
 from rnngen.models.language_model import RNNLanguageModel, build_model
 from rnngen.plugins import import_cell_module
 from rnngen.training.losses import AUTO
@@ -37,19 +36,10 @@ def build_setup(config, vocab_size: int) -> Setup:
     graphdef, params = nnx.split(model)
     optimizer = make_optimizer(config.train)
     state = create_train_state(model, nnx.to_pure_dict(params), optimizer, config.train.batch_size, config.seed)
-    train = config.train
     loss_fn = make_loss_fn(
-        graphdef, train.get("loss_chunk_size", AUTO), train.get("compute_dtype", "float32"), rnn_backend_of(config)
+        graphdef, config.train.get("loss_chunk_size", AUTO), config.train.get("compute_dtype", "float32")
     )
     return Setup(model, make_apply_fn(graphdef), optimizer, make_schedule(config.train), state, loss_fn)
-
-
-def rnn_backend_of(config) -> str:
-    """The backend (``xla`` or ``cudnn``) that ``train.rnn_backend`` runs here, on these devices."""
-    return resolve_rnn_backend(
-        config.train.get("rnn_backend", "xla"), config.model.cell, config.train.get("compute_dtype", "float32"),
-        jax.default_backend(), jax.device_count(),
-    )
 
 
 def abstract_state(state: Any, shardings: Any = None) -> Any:

@@ -35,9 +35,7 @@ def make_apply_fn(graphdef: nnx.GraphDef) -> ApplyFn:
 COMPUTE_DTYPES = {"float32": jnp.float32, "bfloat16": jnp.bfloat16}
 
 
-def make_loss_fn(
-    graphdef: nnx.GraphDef, loss_chunk_size: int, compute_dtype: str = "float32", rnn_backend: str = "xla"
-) -> LossFn:
+def make_loss_fn(graphdef: nnx.GraphDef, loss_chunk_size: int, compute_dtype: str = "float32") -> LossFn:
     """(params, tokens [batch, time], carry, targets [batch, time], mask [batch, time], dropout_key=None)
     -> (nll in nats summed over masked tokens [], final carry).
 
@@ -46,15 +44,12 @@ def make_loss_fn(
     each traced batch shape, so train and eval batches each get their own chunks.
     ``compute_dtype`` (``train.compute_dtype``) is the dtype of the matmul operands;
     the parameters, their gradients, the carry and the loss stay float32.
-    ``rnn_backend`` ("xla" or "cudnn", resolved from ``train.rnn_backend`` by
-    :func:`rnngen.models.cudnn_lstm.resolve_rnn_backend`) runs the recurrence.
     """
     dtype = COMPUTE_DTYPES[compute_dtype]
 
     def loss_fn(params, tokens, carry, targets, mask, dropout_key=None):
         model = nnx.merge(graphdef, params)
         model.set_compute_dtype(dtype)
-        model.set_rnn_backend(rnn_backend)
         hidden, carry = model.features(tokens, carry, dropout_key=dropout_key, time_major=True)
         chunk_size = resolve_chunk_size(loss_chunk_size, targets.size, model.vocab_size)
         arrays = jax.tree.map(lambda array: array.astype(dtype), model.output_params())
