@@ -6,6 +6,7 @@ import os
 import re
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -47,11 +48,12 @@ def last_line(text: str) -> str:
     return text.strip().splitlines()[-1]
 
 
-def assert_same_params(workdir_a, workdir_b):
+def assert_same_params(workdir_a, workdir_b, rtol=0.0):
+    """The latest checkpoints of two workdirs: the same step and parameters (bitwise unless ``rtol``)."""
     a, b = rnngen.load(str(workdir_a)), rnngen.load(str(workdir_b))
     assert a.step == b.step
     for x, y in zip(jax.tree_util.tree_leaves(a.trained.params), jax.tree_util.tree_leaves(b.trained.params), strict=True):
-        assert np.array_equal(np.asarray(x), np.asarray(y))
+        np.testing.assert_allclose(np.asarray(x), np.asarray(y), rtol=rtol, atol=0.0)
 
 
 def train_losses(workdir) -> list[tuple[int, float]]:
@@ -208,6 +210,39 @@ def test_a_corrupt_latest_checkpoint_falls_back_to_the_previous_one(tmp_path, ti
     assert sorted(os.listdir(workdir / "corrupt_checkpoints" / "6")) == sorted(os.listdir(six_steps / "checkpoints" / "6"))
     assert_same_params(workdir, six_steps)  # step 6 trained again from step 3: the same parameters
     assert [r["step"] for r in read_metrics(str(workdir), "train")] == [1, 2, 3, 4, 5, 6]
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("localhost", 0))
+        return probe.getsockname()[1]
+
+
+def test_two_processes_resuming_past_a_corrupt_checkpoint_set_it_aside_once(tmp_path, tiny_corpus, six_steps):
+    """A run of two processes (one CPU device each, jax.distributed) on one shared workdir: the corrupt
+    checkpoint is moved once, by process 0, and both processes resume from step 3."""
+    workdir = tmp_path / "run"
+    shutil.copytree(six_steps, workdir)
+    corrupt(largest_file(workdir / "checkpoints" / "6" / "state"), "truncate")
+    cluster = {"distributed.initialize": "on", "distributed.coordinator_address": f"localhost:{free_port()}",
+               "distributed.num_processes": 2}
+    env = {**ENV, "XLA_FLAGS": "--xla_force_host_platform_device_count=1"}
+    processes = [subprocess.Popen(train_args(workdir, tiny_corpus, **cluster, **{"distributed.process_id": index}),
+                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO, env=env)
+                 for index in range(2)]
+    try:
+        outputs = [process.communicate(timeout=240) for process in processes]
+    finally:  # one that failed leaves the other waiting at a collective
+        for process in processes:
+            process.kill()
+    for process, (_, stderr) in zip(processes, outputs):
+        assert process.returncode == 0, stderr
+        assert "Traceback" not in stderr, stderr
+    assert os.listdir(workdir / "corrupt_checkpoints") == ["6"]
+    assert "moved it to" in outputs[0][1]
+    assert rnngen.load(str(workdir)).step == 6
+    # step 6 trained again from step 3, the gradients summed over two devices: equal up to rounding
+    assert_same_params(workdir, six_steps, rtol=1e-5)
 
 
 def test_every_checkpoint_corrupt_is_an_error_that_changes_nothing(tmp_path, tiny_corpus, six_steps):

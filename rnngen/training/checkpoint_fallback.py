@@ -73,7 +73,9 @@ def report_load_fallback(checkpointer: Checkpointer, walker: GoodCheckpoints, wh
 
 
 def set_aside_corrupt(checkpointer: Checkpointer, bad: list[CorruptCheckpoint], used_step: int) -> None:
-    """For training: moves each corrupt checkpoint to WORKDIR/corrupt_checkpoints, with a warning."""
+    """For training: moves each corrupt checkpoint to WORKDIR/corrupt_checkpoints, with a warning
+    (from process 0, which moves it)."""
     for corrupt in bad:
         moved = checkpointer.set_aside(corrupt.step)
-        warn(f"{corrupt}; moved it to {moved}, resuming from the checkpoint of step {used_step}")
+        if moved is not None:
+            warn(f"{corrupt}; moved it to {moved}, resuming from the checkpoint of step {used_step}")

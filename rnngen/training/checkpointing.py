@@ -35,6 +35,7 @@ from rnngen.training.checkpoint_integrity import (
     DIGEST_KEYS, CorruptCheckpoint, check_meta, check_state, one_line, sealed_meta,
 )
 from rnngen.training.orbax_quiet import drop_abandoned_io_reports, orbax_errors_dropped
+from rnngen.training.distributed import wait_for_all_processes
 from rnngen.training.sharding import fetch
 
 CHECKPOINT_DIR = "checkpoints"
@@ -185,16 +186,22 @@ class Checkpointer:
             raise CorruptCheckpoint(step, self.step_path(step), one_line(error)) from error
         return state
 
-    def set_aside(self, step: int) -> str:
+    def set_aside(self, step: int) -> str | None:
         """Moves the checkpoint of ``step`` to ``WORKDIR/corrupt_checkpoints/STEP`` (``STEP.1``... if
-        taken), so the step can be saved again; returns the new path. Nothing is deleted."""
-        target_dir = os.path.join(self.workdir, CORRUPT_DIR)
-        os.makedirs(target_dir, exist_ok=True)
-        target, n = os.path.join(target_dir, str(step)), 0
-        while os.path.exists(target):
-            n += 1
-            target = os.path.join(target_dir, f"{step}.{n}")
-        os.rename(self.step_path(step), target)
+        taken), so the step can be saved again; returns the new path. Nothing is deleted.
+
+        With several processes sharing the workdir, process 0 moves it (and gets the path; the
+        others get None) while the others wait for it."""
+        target = None
+        if jax.process_index() == 0:
+            target_dir = os.path.join(self.workdir, CORRUPT_DIR)
+            os.makedirs(target_dir, exist_ok=True)
+            target, n = os.path.join(target_dir, str(step)), 0
+            while os.path.exists(target):
+                n += 1
+                target = os.path.join(target_dir, f"{step}.{n}")
+            os.rename(self.step_path(step), target)
+        wait_for_all_processes(f"rnngen: checkpoint {step} set aside")
         self.manager.reload()
         return target
 
