@@ -112,26 +112,9 @@ def measure(args, ids: dict[str, str]) -> dict:
     """Every case, in the order of the table."""
     repeats = ["--repeats", str(args.repeats)]
     peak = max(median_over_rounds(f, ["matmul", *repeats], args.rounds)["per_s"] for f in ("rnngen", "torch"))
-    result = {"matmul_gflops": round(peak, 1), "train": {}, "sample": {}}
     progress("matmul", "peak", {"gflops": peak})
-    for case in args.cases:
-        ours, theirs = paired(["train", case, *repeats], args.rounds)
-        result["train"][case] = entry(ours, theirs, train_flops_per_token(*TRAIN_CASES[case]), peak)
-        progress("train", case, result["train"][case])
-    if args.bf16:
-        ours = median_over_rounds("rnngen", ["train", SAMPLE_CASE, "--dtype", "bfloat16", *repeats], args.rounds)
-        bf16 = entry(ours, None, train_flops_per_token(*SAMPLE_MODEL), peak)
-        fp32 = result["train"].get(SAMPLE_CASE)
-        bf16["vs_float32"] = None if fp32 is None else round(bf16["rnngen_per_s"] / fp32["rnngen_per_s"], 3)
-        result["train"][SAMPLE_CASE + "_bf16"] = bf16
-        progress("train", SAMPLE_CASE + "_bf16", bf16)
-    for model, suffix in ((SAMPLE_CASE, ""), ("lstm_1x256", "_lstm_1x256")):
-        for batch in (1, 64):
-            sample_args = ["sample", str(batch), "--model", model, "--repeats", str(max(args.repeats // 3, 2))]
-            ours, theirs = paired(sample_args, args.rounds)
-            flops = forward_flops_per_token(*TRAIN_CASES[model])
-            result["sample"][f"batch{batch}{suffix}"] = entry(ours, theirs, flops, peak)
-            progress("sample", f"batch{batch}{suffix}", result["sample"][f"batch{batch}{suffix}"])
+    result = {"matmul_gflops": round(peak, 1), "train": measure_training(args, peak)}
+    result["sample"] = measure_sampling(args, peak)
     eval_args = ["eval", "--ids", ids["validation"], "--repeats", str(max(args.repeats // 3, 2))]
     ours, theirs = paired(eval_args, 1)
     result["eval"] = entry(ours, theirs, forward_flops_per_token(*SAMPLE_MODEL), peak)
@@ -139,6 +122,36 @@ def measure(args, ids: dict[str, str]) -> dict:
     if args.curve_steps:
         result["bf16_curve"] = loss_curves(args.curve_steps, ids["train"])
         progress("curve", "bfloat16", result["bf16_curve"])
+    return result
+
+
+def measure_training(args, peak: float) -> dict:
+    """The training cases against PyTorch, then bfloat16 against our float32."""
+    repeats, result = ["--repeats", str(args.repeats)], {}
+    for case in args.cases:
+        ours, theirs = paired(["train", case, *repeats], args.rounds)
+        result[case] = entry(ours, theirs, train_flops_per_token(*TRAIN_CASES[case]), peak)
+        progress("train", case, result[case])
+    if args.bf16:
+        ours = median_over_rounds("rnngen", ["train", SAMPLE_CASE, "--dtype", "bfloat16", *repeats], args.rounds)
+        bf16 = entry(ours, None, train_flops_per_token(*SAMPLE_MODEL), peak)
+        fp32 = result.get(SAMPLE_CASE)
+        bf16["vs_float32"] = None if fp32 is None else round(bf16["rnngen_per_s"] / fp32["rnngen_per_s"], 3)
+        result[SAMPLE_CASE + "_bf16"] = bf16
+        progress("train", SAMPLE_CASE + "_bf16", bf16)
+    return result
+
+
+def measure_sampling(args, peak: float) -> dict:
+    """Sampling at batch 1 and 64, for the 2x512 and the 1x256 LSTM, against PyTorch."""
+    result = {}
+    for model, suffix in ((SAMPLE_CASE, ""), ("lstm_1x256", "_lstm_1x256")):
+        for batch in (1, 64):
+            sample_args = ["sample", str(batch), "--model", model, "--repeats", str(max(args.repeats // 3, 2))]
+            ours, theirs = paired(sample_args, args.rounds)
+            name = f"batch{batch}{suffix}"
+            result[name] = entry(ours, theirs, forward_flops_per_token(*TRAIN_CASES[model]), peak)
+            progress("sample", name, result[name])
     return result
 
 

@@ -227,19 +227,22 @@ def test_two_processes_resuming_past_a_corrupt_checkpoint_set_it_aside_once(tmp_
     cluster = {"distributed.initialize": "on", "distributed.coordinator_address": f"localhost:{free_port()}",
                "distributed.num_processes": 2}
     env = {**ENV, "XLA_FLAGS": "--xla_force_host_platform_device_count=1"}
-    processes = [subprocess.Popen(train_args(workdir, tiny_corpus, **cluster, **{"distributed.process_id": index}),
-                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO, env=env)
-                 for index in range(2)]
-    try:
-        outputs = [process.communicate(timeout=240) for process in processes]
-    finally:  # one that failed leaves the other waiting at a collective
-        for process in processes:
-            process.kill()
-    for process, (_, stderr) in zip(processes, outputs):
-        assert process.returncode == 0, stderr
-        assert "Traceback" not in stderr, stderr
+    logs = [tmp_path / f"process_{index}.log" for index in range(2)]  # files: a full pipe cannot stall a process
+    with open(logs[0], "w") as log_0, open(logs[1], "w") as log_1:
+        processes = [subprocess.Popen(train_args(workdir, tiny_corpus, **cluster, **{"distributed.process_id": index}),
+                                      stdout=subprocess.DEVNULL, stderr=log, cwd=REPO, env=env)
+                     for index, log in enumerate((log_0, log_1))]
+        try:
+            for process in processes:
+                process.wait(timeout=240)
+        finally:  # one that failed leaves the other waiting at a collective
+            for process in processes:
+                process.kill()
+    stderrs = [log.read_text() for log in logs]
+    for process, stderr in zip(processes, stderrs):
+        assert process.returncode == 0 and "Traceback" not in stderr, stderr
     assert os.listdir(workdir / "corrupt_checkpoints") == ["6"]
-    assert "moved it to" in outputs[0][1]
+    assert "moved it to" in stderrs[0]
     assert rnngen.load(str(workdir)).step == 6
     # step 6 trained again from step 3, the gradients summed over two devices: equal up to rounding
     assert_same_params(workdir, six_steps, rtol=1e-5)

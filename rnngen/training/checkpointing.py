@@ -34,8 +34,8 @@ from rnngen.errors import UsageError
 from rnngen.training.checkpoint_integrity import (
     DIGEST_KEYS, CorruptCheckpoint, check_meta, check_state, one_line, sealed_meta,
 )
-from rnngen.training.orbax_quiet import drop_abandoned_io_reports, orbax_errors_dropped
 from rnngen.training.distributed import wait_for_all_processes
+from rnngen.training.orbax_quiet import drop_abandoned_io_reports, orbax_errors_dropped
 from rnngen.training.sharding import fetch
 
 CHECKPOINT_DIR = "checkpoints"
