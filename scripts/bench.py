@@ -166,6 +166,11 @@ def loss_curves(steps: int, train_ids: str) -> dict:
             "relative_difference": round(relative, 4)}
 
 
+def cell(value, spec: str) -> str:
+    """A table cell: ``value`` formatted by ``spec`` (width first, as "10.0f"), or "-" as wide."""
+    return format(value, spec) if value is not None else "-".rjust(int(spec.split(".")[0].rstrip("d")))
+
+
 def print_table(result: dict) -> None:
     """The human-readable table."""
     print(f"float32 matmul peak: {result['matmul_gflops']:.0f} GFLOP/s\n")
@@ -175,11 +180,10 @@ def print_table(result: dict) -> None:
     rows = [(f"train {k}", v) for k, v in result["train"].items()]
     rows += [(f"sample {k}", v) for k, v in result["sample"].items()] + [("eval validation", result["eval"])]
     for name, e in rows:
-        fmt = lambda x, spec: "-" if x is None else format(x, spec)  # noqa: E731
         ratio = e["ratio"] if e["ratio"] is not None else e.get("vs_float32")
-        print(f"{name:22s} {e['rnngen_per_s']:10.0f} {fmt(e['torch_per_s'], '10.0f')} {fmt(ratio, '6.2f')} "
-              f"{e['gflops']:8.1f} {e['peak_fraction']:5.0%} {fmt(e['compile_s'], '7.2f')}s "
-              f"{e['peak_mb']:6d} {fmt(e['torch_peak_mb'], '9d')}")
+        print(f"{name:22s} {e['rnngen_per_s']:10.0f} {cell(e['torch_per_s'], '10.0f')} {cell(ratio, '6.2f')} "
+              f"{e['gflops']:8.1f} {e['peak_fraction']:5.0%} {cell(e['compile_s'], '7.2f')}{' ' if e['compile_s'] is None else 's'} "
+              f"{e['peak_mb']:6d} {cell(e['torch_peak_mb'], '9d')}")
     print("(throughput in characters per second; the bf16 row's ratio is against rnngen's float32)")
     if "bf16_curve" in result:
         c = result["bf16_curve"]
