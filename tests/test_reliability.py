@@ -6,7 +6,6 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -17,6 +16,7 @@ import pytest
 
 import rnngen
 from helpers import cli_overrides, read_metrics
+from processes import cluster_overrides, run_together
 from rnngen.errors import UsageError
 from rnngen.training.disk_errors import disk_full_reason
 from rnngen.training.metrics_writer import drop_records_after
@@ -212,35 +212,19 @@ def test_a_corrupt_latest_checkpoint_falls_back_to_the_previous_one(tmp_path, ti
     assert [r["step"] for r in read_metrics(str(workdir), "train")] == [1, 2, 3, 4, 5, 6]
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("localhost", 0))
-        return probe.getsockname()[1]
-
-
 def test_two_processes_resuming_past_a_corrupt_checkpoint_set_it_aside_once(tmp_path, tiny_corpus, six_steps):
     """A run of two processes (one CPU device each, jax.distributed) on one shared workdir: the corrupt
     checkpoint is moved once, by process 0, and both processes resume from step 3."""
     workdir = tmp_path / "run"
     shutil.copytree(six_steps, workdir)
     corrupt(largest_file(workdir / "checkpoints" / "6" / "state"), "truncate")
-    cluster = {"distributed.initialize": "on", "distributed.coordinator_address": f"localhost:{free_port()}",
-               "distributed.num_processes": 2}
     env = {**ENV, "XLA_FLAGS": "--xla_force_host_platform_device_count=1"}
-    logs = [tmp_path / f"process_{index}.log" for index in range(2)]  # files: a full pipe cannot stall a process
-    with open(logs[0], "w") as log_0, open(logs[1], "w") as log_1:
-        processes = [subprocess.Popen(train_args(workdir, tiny_corpus, **cluster, **{"distributed.process_id": index}),
-                                      stdout=subprocess.DEVNULL, stderr=log, cwd=REPO, env=env)
-                     for index, log in enumerate((log_0, log_1))]
-        try:
-            for process in processes:
-                process.wait(timeout=240)
-        finally:  # one that failed leaves the other waiting at a collective
-            for process in processes:
-                process.kill()
-    stderrs = [log.read_text() for log in logs]
-    for process, stderr in zip(processes, stderrs):
-        assert process.returncode == 0 and "Traceback" not in stderr, stderr
+    cluster = cluster_overrides(2)
+    commands = [train_args(workdir, tiny_corpus, **cluster, **{"distributed.process_id": index}) for index in range(2)]
+    ended = run_together(commands, tmp_path, REPO, env)
+    for returncode, stderr in ended:
+        assert returncode == 0 and "Traceback" not in stderr, stderr
+    stderrs = [stderr for _, stderr in ended]
     assert os.listdir(workdir / "corrupt_checkpoints") == ["6"]
     assert "moved it to" in stderrs[0]
     assert rnngen.load(str(workdir)).step == 6

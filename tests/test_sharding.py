@@ -15,6 +15,8 @@ import numpy as np
 import pytest
 
 from helpers import cli_overrides, read_metrics, tree_snapshot
+from processes import cluster_overrides, run_together
+from test_cli import ENV, RNNGEN
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RUNS = os.path.join(REPO, "tests", "sharding_runs.py")
@@ -95,6 +97,39 @@ def test_sampling_on_8_devices_gives_the_text_of_1_device(runs):
     assert set(one) == {"8", "3"}  # 8 rows split over the devices, 3 replicated
     assert one == eight
     assert len(set(one["8"])) == 8 and all(text.startswith("KING") for text in one["8"])
+
+
+def write_long_corpus(path) -> str:
+    """About 367,000 characters: a validation split of about 290 evaluation windows of 8 x 8 tokens."""
+    lines = [f"KING {i % 7}:\nTo be or not to be, that is the question {i % 13}, said {i % 101}.\n" for i in range(6000)]
+    path.write_text("".join(lines), encoding="utf-8")
+    return str(path)
+
+
+def test_two_processes_of_4_devices_each_train_and_evaluate_as_1_device(tmp_path):
+    """Two jax.distributed processes of 4 CPU devices each. Their evaluation queues hundreds of steps;
+    unpaced, XLA's CPU collectives deadlocked there (sharding.paced). Losses: those of one device."""
+    corpus = write_long_corpus(tmp_path / "corpus.txt")
+    changes = {"train.batch_size": 8, "train.eval_batch_size": 8, "train.seq_len": 8, "train.num_steps": 8,
+               "train.eval_every": 8, "train.checkpoint_every": 8}
+
+    def command(workdir, **more):
+        return [*RNNGEN, "train", "--config", "configs/stdlib_char.py:quick", "--workdir", str(workdir),
+                *cli_overrides(corpus, **changes, **more)]
+
+    cluster = cluster_overrides(2)
+    env = {**ENV, "XLA_FLAGS": "--xla_force_host_platform_device_count=4"}
+    commands = [command(tmp_path / "two", **cluster, **{"distributed.process_id": index}) for index in range(2)]
+    for returncode, stderr in run_together(commands, tmp_path, REPO, env, timeout=180):
+        assert returncode == 0 and "Traceback" not in stderr, stderr[-3000:]
+    alone = subprocess.run(command(tmp_path / "one"), capture_output=True, text=True, timeout=180, cwd=REPO,
+                           env={**ENV, "XLA_FLAGS": "--xla_force_host_platform_device_count=1"})
+    assert alone.returncode == 0, alone.stderr[-3000:]
+    for split in ("train", "validation"):
+        two, one = (read_metrics(str(tmp_path / run), split) for run in ("two", "one"))
+        assert len(two) == len(one) > 0
+        np.testing.assert_allclose([r["loss"] for r in two], [r["loss"] for r in one], rtol=1e-5)
+    assert sorted(os.listdir(tmp_path / "two" / "checkpoints")) == ["8"]
 
 
 def test_a_batch_size_the_devices_do_not_divide_is_a_one_line_error(tmp_path, tiny_corpus):

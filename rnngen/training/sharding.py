@@ -16,6 +16,7 @@ single-device one. Each process places only the rows of its own devices
 
 from __future__ import annotations
 
+import collections
 import math
 from typing import Any, Callable
 
@@ -27,6 +28,10 @@ from jax.sharding import AxisType, Mesh, NamedSharding, PartitionSpec
 from rnngen.training.state import TrainState
 
 DATA_AXIS = "data"
+# Steps that may run ahead of the host when several processes drive several CPU devices each: XLA's
+# CPU collectives deadlock when many such multi-device programs are queued (two processes of 4 devices
+# hung with 64 queued and ran 1000 steps with 4, 8 or 16; one device per process never hung).
+CPU_STEPS_AHEAD = 4
 
 
 def data_mesh() -> Mesh:
@@ -115,19 +120,45 @@ def fetch(tree: Any) -> Any:
     return jax.tree_util.tree_map(one, tree)
 
 
+def steps_ahead_limit() -> int | None:
+    """How many dispatched steps may still be running when the host dispatches another:
+    :data:`CPU_STEPS_AHEAD` with several processes of several CPU devices each, else no limit (None)."""
+    several_cpu_devices_per_process = jax.process_count() > 1 and jax.local_device_count() > 1
+    return CPU_STEPS_AHEAD if several_cpu_devices_per_process and jax.default_backend() == "cpu" else None
+
+
+def paced(step: Callable, watched: int) -> Callable:
+    """``step`` that first waits, when :func:`steps_ahead_limit` sets a limit, until fewer than that many
+    of its earlier calls are still running; output ``watched`` of a call (one not donated to the next
+    call) tells when that call is done. ``step`` itself without a limit."""
+    limit = steps_ahead_limit()
+    if limit is None:
+        return step
+    running = collections.deque()
+
+    def paced_step(*args):
+        while len(running) >= limit:
+            jax.block_until_ready(running.popleft())
+        outputs = step(*args)
+        running.append(outputs[watched])
+        return outputs
+
+    return paced_step
+
+
 def keep_state_shardings(train_step: Callable, shardings: TrainState, mesh: Mesh) -> Callable:
     """``train_step(state, batch, key) -> (state, metrics)`` jitted so that the new state keeps
     ``shardings`` step after step (the donated state's buffers are reused) and the metrics are
-    replicated scalars that every process can read."""
-    return jax.jit(train_step, donate_argnums=0, out_shardings=(shardings, replicated(mesh)))
+    replicated scalars that every process can read; :func:`paced`."""
+    return paced(jax.jit(train_step, donate_argnums=0, out_shardings=(shardings, replicated(mesh))), watched=1)
 
 
 def sharded_eval_step(eval_step: Callable, mesh: Mesh, rows: int) -> Callable:
     """``eval_step(params, carry, inputs, targets, mask) -> (nll_sum, count, carry)`` taking numpy
     inputs, targets and mask [rows, time] (the global batch, on every process) and placing their
-    rows over ``data``; the sums come back replicated, the carry keeps its rows' sharding."""
+    rows over ``data``; the sums come back replicated, the carry keeps its rows' sharding; :func:`paced`."""
     batch_sharding = rows_sharding(mesh, rows)
-    step = jax.jit(eval_step, out_shardings=(replicated(mesh), replicated(mesh), batch_sharding))
+    step = paced(jax.jit(eval_step, out_shardings=(replicated(mesh), replicated(mesh), batch_sharding)), watched=0)
 
     def placed_eval_step(params, carry, inputs, targets, mask):
         inputs, targets, mask = (place_rows(a, batch_sharding) for a in (inputs, targets, mask))
