@@ -8,6 +8,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 
 import jax
@@ -18,6 +19,7 @@ import rnngen
 from helpers import cli_overrides, read_metrics
 from processes import cluster_overrides, run_together
 from rnngen.errors import UsageError
+from rnngen.training.checkpointing import remove_for_good
 from rnngen.training.disk_errors import disk_full_reason
 from rnngen.training.metrics_writer import drop_records_after
 from rnngen.training.stop_signals import StopSignals
@@ -274,6 +276,25 @@ def test_a_full_disk_while_saving_keeps_the_previous_checkpoint(tmp_path, tiny_c
     assert rnngen.load(str(workdir)).step == 3
     run(train_args(workdir, tiny_corpus, **bigger))
     assert rnngen.load(str(workdir)).step == 6
+
+
+def test_a_failed_saves_temporary_directory_is_removed_although_late_writes_recreate_it(tmp_path):
+    """As a failed Orbax save's sibling writes do, a thread writes into the directory after the failure."""
+    partial = tmp_path / "6.orbax-checkpoint-tmp"
+
+    def late_write(delay):
+        time.sleep(delay)
+        (partial / "state").mkdir(parents=True, exist_ok=True)
+        (partial / "state" / "array").write_bytes(b"late")
+
+    (partial / "state").mkdir(parents=True)
+    writers = [threading.Thread(target=late_write, args=(delay,)) for delay in (0.1, 0.4)]
+    for writer in writers:
+        writer.start()
+    remove_for_good(str(partial), settled_s=0.6)
+    for writer in writers:
+        writer.join()
+    assert not partial.exists()
 
 
 # Two tasks fail and nobody retrieves their exceptions, as Orbax's sibling writes do when one

@@ -22,6 +22,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import time
 from typing import Any
 
 import jax
@@ -43,6 +44,10 @@ CORRUPT_DIR = "corrupt_checkpoints"
 TMP_SUFFIX = ".orbax-checkpoint-tmp"  # Orbax's name for a save in progress: STEP.orbax-checkpoint-tmp
 TRASH_DIR = "deleting"  # checkpoints/deleting/STEP: dropped checkpoints, moved here in one rename
 VAL_LOSS = "val_loss"
+# A failed save's sibling writes (TensorStore threads) may still create files after the failure:
+# its temporary directory counts as gone once it has stayed absent this long (seconds).
+SETTLED_S = 1.0
+REMOVAL_TIMEOUT_S = 30.0
 
 
 def _val_loss(metrics: dict) -> float:
@@ -51,6 +56,21 @@ def _val_loss(metrics: dict) -> float:
 
 def checkpoint_dir(workdir: str) -> str:
     return os.path.join(os.path.abspath(workdir), CHECKPOINT_DIR)
+
+
+def remove_for_good(path: str, settled_s: float = SETTLED_S, timeout_s: float = REMOVAL_TIMEOUT_S) -> None:
+    """Deletes the directory ``path``, again whenever late writes recreate it, until it has stayed
+    absent for ``settled_s`` seconds (or ``timeout_s`` have passed)."""
+    deadline, absent_since = time.monotonic() + timeout_s, None
+    while time.monotonic() < deadline:
+        if os.path.lexists(path):
+            shutil.rmtree(path, ignore_errors=True)
+            absent_since = None
+        elif absent_since is None:
+            absent_since = time.monotonic()
+        elif time.monotonic() - absent_since >= settled_s:
+            return
+        time.sleep(0.02)
 
 
 class Checkpointer:
@@ -153,7 +173,7 @@ class Checkpointer:
                 )
                 self.manager.wait_until_finished()
         except Exception:
-            shutil.rmtree(self.step_path(step) + TMP_SUFFIX, ignore_errors=True)
+            remove_for_good(self.step_path(step) + TMP_SUFFIX)
             raise
         self._empty_trash()
 
