@@ -1,6 +1,8 @@
 """The optimized recurrence (custom VJP, folded first-layer projection, bfloat16)
 against the plain reference: autodiff through ``lax.scan`` of each cell's ``step``."""
 
+import re
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -102,3 +104,22 @@ def test_bfloat16_compute_keeps_float32_gradients_close_to_float32():
         assert got.dtype == jnp.float32
         np.testing.assert_allclose(got, want, atol=0.05 * float(jnp.max(jnp.abs(want))) + 1e-6)
     assert not all(bool(jnp.all(a == b)) for a, b in zip(jax.tree.leaves(bf16_grads), jax.tree.leaves(grads)))
+
+
+def test_the_lstm_forward_writes_its_activated_gates_over_the_input_projections():
+    """No zero-filled or copied [time, batch, 4 * hidden] buffer: the gates overwrite the projections in place."""
+    from rnngen.models.fused_scan import _forward_scan
+    from rnngen.models.gates import LSTM_GATES
+
+    cell = LSTMCell(INPUT, HIDDEN, rngs=nnx.Rngs(0))
+    inputs = jax.random.normal(jax.random.PRNGKey(4), (TIME, BATCH, INPUT))
+    carry = cell.zero_carry(BATCH)
+
+    def forward(w_hh, inputs, carry):
+        return _forward_scan(LSTM_GATES, w_hh, None, cell.project_inputs(inputs), carry, jnp.float32)
+
+    hlo = jax.jit(forward).lower(cell.w_hh[...], inputs, carry).compile().as_text()
+    gates = rf"= f32\[{TIME},{BATCH},{4 * HIDDEN}\]\{{[\d,]+\}}"
+    filled = re.findall(rf"{gates} (?:broadcast|fusion)\(%constant[.\d]*\)", hlo)
+    copied = re.findall(rf"{gates} copy\(", hlo)
+    assert not filled and not copied, (filled, copied)

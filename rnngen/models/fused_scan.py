@@ -6,7 +6,8 @@ time in ``jax.lax.scan`` and equals autodiff through the plain scan of the
 cell's ``step`` (tested in values and gradients). Its custom VJP:
 
 - the forward scan keeps only what the backward pass needs: the outputs
-  ``h_t`` and the small per-step residuals each cell names (the activated gates);
+  ``h_t`` and the small per-step residuals each cell names (the activated gates),
+  written over the input projections when they have their shape (the LSTM's);
 - the reverse scan does one matmul per step, ``dz_t @ w_hh.T``, for the
   gradient that flows to the previous step;
 - the recurrent weight gradient, ``sum_t h_{t-1}.T @ dz_t``, is one large
@@ -53,16 +54,36 @@ def recurrent_matmul(h: jax.Array, w_hh: jax.Array, compute_dtype) -> jax.Array:
 
 
 def _forward_scan(gates: Gates, w_hh, b_hh, xs, carry, compute_dtype):
-    """xs [time, batch, gates] -> (hs [time, batch, hidden], final carry, residuals stacked over time)."""
+    """xs [time, batch, gates] -> (hs [time, batch, hidden], final carry, rests, residuals stacked over time).
 
-    def body(carry, x_t):
+    When a step's residual has ``x_t``'s shape and dtype (the LSTM's activated gates), it is written over
+    ``x_t`` in the loop-carried ``xs``, which XLA updates in place: as a scan output it would take a new
+    [time, batch, gates] buffer that XLA zero-fills and copies first. This holds as long as every read of
+    ``x_t`` feeds the residual, as in the LSTM (``tests/test_fused_scan.py`` checks the compiled loop).
+    """
+
+    def step(carry, x_t):
         hz = recurrent_matmul(carry[0], w_hh, compute_dtype)
         if b_hh is not None:
             hz = hz + b_hh
         carry, h_t, residual = gates.forward(x_t, hz, carry)
-        return carry, (h_t, carry[1], residual)
+        return carry, (h_t, carry[1]), residual
 
-    final, (hs, rests, residuals) = jax.lax.scan(body, carry, xs)
+    if jax.eval_shape(step, carry, xs[0])[2] != jax.ShapeDtypeStruct(xs.shape[1:], xs.dtype):
+
+        def body(carry, x_t):
+            carry, outputs, residual = step(carry, x_t)
+            return carry, (outputs, residual)
+
+        final, ((hs, rests), residuals) = jax.lax.scan(body, carry, xs)
+        return hs, final, rests, residuals
+
+    def overwriting_body(carry_xs, t):
+        carry, xs = carry_xs
+        carry, outputs, residual = step(carry, xs[t])
+        return (carry, jax.lax.dynamic_update_index_in_dim(xs, residual, t, 0)), outputs
+
+    (final, residuals), (hs, rests) = jax.lax.scan(overwriting_body, (carry, xs), jnp.arange(xs.shape[0]))
     return hs, final, rests, residuals
 
 
