@@ -106,19 +106,19 @@ def test_bfloat16_compute_keeps_float32_gradients_close_to_float32():
     assert not all(bool(jnp.all(a == b)) for a, b in zip(jax.tree.leaves(bf16_grads), jax.tree.leaves(grads)))
 
 
-def test_the_lstm_forward_writes_its_activated_gates_over_the_input_projections():
-    """No zero-filled or copied [time, batch, 4 * hidden] buffer: the gates overwrite the projections in place."""
-    from rnngen.models.fused_scan import _forward_scan
-    from rnngen.models.gates import LSTM_GATES
-
+def test_the_lstm_gradient_keeps_its_gates_and_their_gradients_in_the_input_projections_buffer():
+    """No zero-filled or copied [time, batch, 4 * hidden] buffer: the forward scan writes the activated gates
+    over the input projections, and the backward scan their gradients over the gates, in place."""
     cell = LSTMCell(INPUT, HIDDEN, rngs=nnx.Rngs(0))
+    graphdef, params = nnx.split(cell)
     inputs = jax.random.normal(jax.random.PRNGKey(4), (TIME, BATCH, INPUT))
-    carry = cell.zero_carry(BATCH)
 
-    def forward(w_hh, inputs, carry):
-        return _forward_scan(LSTM_GATES, w_hh, None, cell.project_inputs(inputs), carry, jnp.float32)
+    def loss(params, inputs):
+        module = nnx.merge(graphdef, params)
+        hs, final = module.recur(module.project_inputs(inputs), module.zero_carry(BATCH))
+        return weighted_sum(hs, final, jax.random.PRNGKey(5))
 
-    hlo = jax.jit(forward).lower(cell.w_hh[...], inputs, carry).compile().as_text()
+    hlo = jax.jit(jax.grad(loss, argnums=(0, 1))).lower(params, inputs).compile().as_text()
     gates = rf"= f32\[{TIME},{BATCH},{4 * HIDDEN}\]\{{[\d,]+\}}"
     filled = re.findall(rf"{gates} (?:broadcast|fusion)\(%constant[.\d]*\)", hlo)
     copied = re.findall(rf"{gates} copy\(", hlo)

@@ -9,7 +9,9 @@ cell's ``step`` (tested in values and gradients). Its custom VJP:
   ``h_t`` and the small per-step residuals each cell names (the activated gates),
   written over the input projections when they have their shape (the LSTM's);
 - the reverse scan does one matmul per step, ``dz_t @ w_hh.T``, for the
-  gradient that flows to the previous step;
+  gradient that flows to the previous step, and writes the gate gradients
+  over the residuals when they have their shape (the LSTM's), so that no
+  [time, batch, gates] buffer is zero-filled or copied;
 - the recurrent weight gradient, ``sum_t h_{t-1}.T @ dz_t``, is one large
   ``[hidden, time * batch] @ [time * batch, gates]`` matmul after the reverse
   scan, instead of ``time`` small ones accumulated inside it (which is what
@@ -105,6 +107,44 @@ def _shift_right(first: Any, stacked: Any) -> Any:
     return jax.tree.map(lambda f, s: jnp.concatenate([f[None].astype(s.dtype), s[:-1]]), first, stacked)
 
 
+def _step(stacked: Any, t) -> Any:
+    """Step ``t`` of each leaf of a pytree stacked over time."""
+    return jax.tree.map(lambda leaf: leaf[t], stacked)
+
+
+def _fits(outputs: Any, buffer: Any) -> bool:
+    """Whether a step's ``outputs`` are ``(one array, None)`` with the shape and dtype of one step of ``buffer``."""
+    return (
+        isinstance(buffer, jax.Array) and outputs[1] is None
+        and outputs[0] == jax.ShapeDtypeStruct(buffer.shape[1:], buffer.dtype)
+    )
+
+
+def _reverse_scan_overwriting(body: Callable, carry: Any, steps: tuple):
+    """``lax.scan(body, carry, steps, reverse=True)`` for a ``body`` whose output ``(dx_t, None)`` replaces the
+    residual ``steps[1][t]`` -> (final carry, the dx stacked over time, in the residuals' buffer).
+
+    Each ``dx_t`` is written at the start of the next iteration, before anything reads the buffer (XLA copies
+    the whole buffer every step when a read of it, such as the LSTM's ``f`` for the carry, may follow the
+    write); one last iteration writes the last ``dx``, and its own step's results are dropped.
+    """
+    length = steps[1].shape[0]
+
+    def overwriting_body(state, k):
+        carry, buffer, pending, t_pending = state
+        buffer = jax.lax.dynamic_update_index_in_dim(buffer, pending, t_pending, 0)
+        t = jnp.maximum(length - 1 - k, 0)
+        step = _step(steps, t)
+        new_carry, (dx, _) = body(carry, (step[0], buffer[t], *step[2:]))
+        carry = jax.tree.map(lambda new, old: jnp.where(k < length, new, old), new_carry, carry)
+        return (carry, buffer, dx, t), None
+
+    buffer = steps[1]
+    state = (carry, buffer, buffer[length - 1], length - 1)
+    (carry, buffer, _, _), _ = jax.lax.scan(overwriting_body, state, jnp.arange(length + 1))
+    return carry, buffer
+
+
 def _fused_backward(gates, compute_dtype, saved, cotangents):
     w_hh, b_hh, carry0, hs, rests, residuals = saved
     d_hs, (d_h_final, d_rest_final) = cotangents
@@ -121,7 +161,12 @@ def _fused_backward(gates, compute_dtype, saved, cotangents):
         return (dh_prev, d_rest), (dx, None if dhz is dx else dhz)
 
     steps = (d_hs, residuals, (hs_before, rests_before), (hs, rests))
-    (dh0, d_rest0), (dxs, dhzs) = jax.lax.scan(body, (d_h_final, d_rest_final), steps, reverse=True)
+    end = (d_h_final, d_rest_final)
+    if _fits(jax.eval_shape(body, end, _step(steps, 0))[1], residuals):
+        (dh0, d_rest0), dxs = _reverse_scan_overwriting(body, end, steps)
+        dhzs = None
+    else:
+        (dh0, d_rest0), (dxs, dhzs) = jax.lax.scan(body, end, steps, reverse=True)
     dhzs = dxs if dhzs is None else dhzs
     hidden, width = w_hh.shape
     # [gates, time * batch] @ [time * batch, hidden], transposed: XLA then transposes the smaller hs
