@@ -123,3 +123,12 @@ def test_the_lstm_gradient_keeps_its_gates_and_their_gradients_in_the_input_proj
     filled = re.findall(rf"{gates} (?:broadcast|fusion)\(%constant[.\d]*\)", hlo)
     copied = re.findall(rf"{gates} copy\(", hlo)
     assert not filled and not copied, (filled, copied)
+
+
+def test_in_place_gates_whose_residual_does_not_fit_the_inputs_are_refused():
+    from rnngen.models.fused_scan import Gates, fused_scan
+    from rnngen.models.gates import RNN_GATES
+
+    w_hh, xs, h = jnp.eye(HIDDEN), jnp.ones((TIME, BATCH, HIDDEN)), jnp.zeros((BATCH, HIDDEN))
+    with pytest.raises(ValueError, match=r"in_place=True.*forward's residual"):
+        fused_scan(Gates(*RNN_GATES[:2], in_place=True), w_hh, None, xs, (h, None), jnp.float32)

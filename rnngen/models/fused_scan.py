@@ -44,10 +44,18 @@ import jax.numpy as jnp
 
 
 class Gates(NamedTuple):
-    """A cell's per-step math; the carry is ``(h, rest)`` with ``h`` [batch, hidden]."""
+    """A cell's per-step math; the carry is ``(h, rest)`` with ``h`` [batch, hidden].
+
+    ``in_place``: the residual is one array of ``x_t``'s shape, and ``backward`` returns ``dhz=None`` and a
+    ``dx_t`` of that shape too. The forward scan then writes each residual over its ``x_t``, and the reverse
+    scan each ``dx_t`` over its residual, in one buffer. Set it only if every read of ``x_t`` in ``forward``
+    feeds the residual (the carry is computed from the residual), as in the LSTM: otherwise XLA copies the
+    whole [time, batch, gates] buffer at every step.
+    """
 
     forward: Callable
     backward: Callable
+    in_place: bool = False
 
 
 def recurrent_matmul(h: jax.Array, w_hh: jax.Array, compute_dtype) -> jax.Array:
@@ -58,10 +66,9 @@ def recurrent_matmul(h: jax.Array, w_hh: jax.Array, compute_dtype) -> jax.Array:
 def _forward_scan(gates: Gates, w_hh, b_hh, xs, carry, compute_dtype):
     """xs [time, batch, gates] -> (hs [time, batch, hidden], final carry, rests, residuals stacked over time).
 
-    When a step's residual has ``x_t``'s shape and dtype (the LSTM's activated gates), it is written over
-    ``x_t`` in the loop-carried ``xs``, which XLA updates in place: as a scan output it would take a new
-    [time, batch, gates] buffer that XLA zero-fills and copies first. This holds as long as every read of
-    ``x_t`` feeds the residual, as in the LSTM (``tests/test_fused_scan.py`` checks the compiled loop).
+    With ``gates.in_place`` (the LSTM), each residual is written over its ``x_t`` in the loop-carried ``xs``,
+    which XLA updates in place: as a scan output it would take a new [time, batch, gates] buffer that XLA
+    zero-fills and copies first (``tests/test_fused_scan.py`` checks the compiled program).
     """
 
     def step(carry, x_t):
@@ -71,7 +78,7 @@ def _forward_scan(gates: Gates, w_hh, b_hh, xs, carry, compute_dtype):
         carry, h_t, residual = gates.forward(x_t, hz, carry)
         return carry, (h_t, carry[1]), residual
 
-    if jax.eval_shape(step, carry, xs[0])[2] != jax.ShapeDtypeStruct(xs.shape[1:], xs.dtype):
+    if not gates.in_place:
 
         def body(carry, x_t):
             carry, outputs, residual = step(carry, x_t)
@@ -85,6 +92,7 @@ def _forward_scan(gates: Gates, w_hh, b_hh, xs, carry, compute_dtype):
         carry, outputs, residual = step(carry, xs[t])
         return (carry, jax.lax.dynamic_update_index_in_dim(xs, residual, t, 0)), outputs
 
+    _check_in_place(jax.eval_shape(step, carry, xs[0])[2], xs, "the forward's residual")
     (final, residuals), (hs, rests) = jax.lax.scan(overwriting_body, (carry, xs), jnp.arange(xs.shape[0]))
     return hs, final, rests, residuals
 
@@ -112,12 +120,11 @@ def _step(stacked: Any, t) -> Any:
     return jax.tree.map(lambda leaf: leaf[t], stacked)
 
 
-def _fits(outputs: Any, buffer: Any) -> bool:
-    """Whether a step's ``outputs`` are ``(one array, None)`` with the shape and dtype of one step of ``buffer``."""
-    return (
-        isinstance(buffer, jax.Array) and outputs[1] is None
-        and outputs[0] == jax.ShapeDtypeStruct(buffer.shape[1:], buffer.dtype)
-    )
+def _check_in_place(step_output: Any, buffer: jax.Array, what: str) -> None:
+    """Raises unless ``step_output`` is one array with the shape and dtype of one step of ``buffer``."""
+    one_step = jax.ShapeDtypeStruct(buffer.shape[1:], buffer.dtype)
+    if step_output != one_step:
+        raise ValueError(f"Gates(in_place=True) needs {what} to be one {one_step}, got {step_output}")
 
 
 def _reverse_scan_overwriting(body: Callable, carry: Any, steps: tuple):
@@ -162,7 +169,11 @@ def _fused_backward(gates, compute_dtype, saved, cotangents):
 
     steps = (d_hs, residuals, (hs_before, rests_before), (hs, rests))
     end = (d_h_final, d_rest_final)
-    if _fits(jax.eval_shape(body, end, _step(steps, 0))[1], residuals):
+    if gates.in_place:
+        dx, dhz = jax.eval_shape(body, end, _step(steps, 0))[1]
+        if dhz is not None:
+            raise ValueError("Gates(in_place=True) needs the backward's dhz to be None (the same as dx)")
+        _check_in_place(dx, residuals, "the backward's dx")
         (dh0, d_rest0), dxs = _reverse_scan_overwriting(body, end, steps)
         dhzs = None
     else:

@@ -79,6 +79,6 @@ def _rnn_backward(residual, dh, d_rest, before, after):
     return dh * (1.0 - h * h), None, None, None
 
 
-LSTM_GATES = Gates(_lstm_forward, _lstm_backward)
+LSTM_GATES = Gates(_lstm_forward, _lstm_backward, in_place=True)  # every read of x feeds acts
 GRU_GATES = Gates(_gru_forward, _gru_backward)
 RNN_GATES = Gates(_rnn_forward, _rnn_backward)
