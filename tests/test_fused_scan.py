@@ -130,5 +130,6 @@ def test_in_place_gates_whose_residual_does_not_fit_the_inputs_are_refused():
     from rnngen.models.gates import RNN_GATES
 
     w_hh, xs, h = jnp.eye(HIDDEN), jnp.ones((TIME, BATCH, HIDDEN)), jnp.zeros((BATCH, HIDDEN))
+    gates = Gates(*RNN_GATES[:2], in_place=True)
     with pytest.raises(ValueError, match=r"in_place=True.*forward's residual"):
-        fused_scan(Gates(*RNN_GATES[:2], in_place=True), w_hh, None, xs, (h, None), jnp.float32)
+        jax.grad(lambda xs: jnp.sum(fused_scan(gates, w_hh, None, xs, (h, None), jnp.float32)[0]))(xs)

@@ -101,7 +101,9 @@ def _forward_scan(gates: Gates, w_hh, b_hh, xs, carry, compute_dtype):
 def fused_scan(gates: Gates, w_hh, b_hh, xs, carry, compute_dtype):
     """(w_hh [hidden, gates], b_hh [gates] or None, xs [time, batch, gates], carry (h, rest))
     -> (hs [time, batch, hidden], final carry)."""
-    hs, final, _, _ = _forward_scan(gates, w_hh, b_hh, xs, carry, compute_dtype)
+    # Without a gradient the residuals are dropped: as plain scan outputs XLA removes them, written in place
+    # it would still write them (evaluation, sampling).
+    hs, final, _, _ = _forward_scan(gates._replace(in_place=False), w_hh, b_hh, xs, carry, compute_dtype)
     return hs, final
 
 
