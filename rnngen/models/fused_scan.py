@@ -7,11 +7,11 @@ cell's ``step`` (tested in values and gradients). Its custom VJP:
 
 - the forward scan keeps only what the backward pass needs: the outputs
   ``h_t`` and the small per-step residuals each cell names (the activated gates),
-  written over the input projections when they have their shape (the LSTM's);
+  written over the input projections for ``Gates(in_place=True)`` (the LSTM's);
 - the reverse scan does one matmul per step, ``dz_t @ w_hh.T``, for the
-  gradient that flows to the previous step, and writes the gate gradients
-  over the residuals when they have their shape (the LSTM's), so that no
-  [time, batch, gates] buffer is zero-filled or copied;
+  gradient that flows to the previous step, and for ``in_place`` gates writes
+  the gate gradients over the residuals, so that no [time, batch, gates]
+  buffer is zero-filled or copied;
 - the recurrent weight gradient, ``sum_t h_{t-1}.T @ dz_t``, is one large
   ``[hidden, time * batch] @ [time * batch, gates]`` matmul after the reverse
   scan, instead of ``time`` small ones accumulated inside it (which is what
@@ -21,7 +21,8 @@ cell's ``step`` (tested in values and gradients). Its custom VJP:
 or bfloat16 on accelerators); it accumulates, and the gates and carry stay, in
 float32.
 
-A gate definition (:class:`Gates`) is two pure functions of one time step:
+A gate definition (:class:`Gates`) is two pure functions of one time step, and
+the ``in_place`` flag described on the class:
 
 - ``forward(x_t [batch, gates], hz_t [batch, gates], carry) -> (carry, h_t [batch, hidden], residual)``,
   where ``hz_t = h_{t-1} @ w_hh + b_hh``;
