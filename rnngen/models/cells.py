@@ -33,6 +33,7 @@ from flax import nnx
 from rnngen.errors import UsageError
 from rnngen.models.fused_scan import fused_scan
 from rnngen.models.gates import GRU_GATES, LSTM_GATES, RNN_GATES
+from rnngen.models.projection import project
 
 Carry = Any  # a pytree of [batch, hidden] arrays
 
@@ -110,12 +111,6 @@ class RecurrentCell(nnx.Module):
 def compute_dtype_of(cell: nnx.Module):
     """The dtype of a cell's matmul operands (``compute_dtype``, float32 unless set)."""
     return getattr(cell, "compute_dtype", jnp.float32)
-
-
-def project(xs: jax.Array, kernel: jax.Array, bias: jax.Array, compute_dtype) -> jax.Array:
-    """xs [..., input] @ kernel [input, proj] + bias [proj], the matmul in ``compute_dtype``, the result float32."""
-    product = jnp.matmul(xs.astype(compute_dtype), kernel.astype(compute_dtype), preferred_element_type=jnp.float32)
-    return product + bias
 
 
 @register_cell("rnn")
