@@ -57,3 +57,12 @@ def test_the_kernel_gradient_does_not_transpose_the_output_gradient():
     hlo = jax.jit(jax.grad(loss)).lower(kernel, xs, bias, weights).compile().as_text()
     transposed = re.findall(rf"= f32\[{PROJ},(?:{TIME},{BATCH}|{TIME * BATCH})\]\{{[\d,]+\}} \w+", hlo)
     assert not transposed, transposed
+
+
+def test_no_input_gradient_is_computed_for_inputs_that_are_not_differentiated():
+    """A one-hot table's projection: only the kernel and bias gradients are computed."""
+    xs, kernel, bias, weights = arrays(2)
+    jaxpr = jax.make_jaxpr(jax.grad(lambda kernel: jnp.sum(project(xs, kernel, bias, jnp.float32) * weights)))(kernel)
+    outputs = [v.aval.shape for eqn in jaxpr.jaxpr.eqns for v in eqn.outvars if eqn.primitive.name == "dot_general"]
+    assert xs.shape not in outputs, outputs
+    assert any(shape in (kernel.shape, kernel.shape[::-1]) for shape in outputs), outputs

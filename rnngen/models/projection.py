@@ -2,12 +2,13 @@
 
 The projection runs once over a whole ``[time, batch]`` block, so its kernel
 gradient is one large matmul over ``time * batch`` rows. Autodiff writes it as
-``xs.T @ dy``, for which XLA on CPU first transposes the larger operand, the
-``[time * batch, proj]`` gradient (52 MB for a 512-unit LSTM layer in the
-benchmark's block). The backward pass here computes ``(dy.T @ xs).T`` instead,
-the form that makes XLA transpose the smaller ``xs`` (as the recurrent weight
-gradient in :mod:`rnngen.models.fused_scan` does). Values and gradients equal
-autodiff's (``tests/test_projection.py``).
+``xs.T @ d_out``, for which XLA on CPU first transposes the whole
+``[time * batch, proj]`` output gradient (52 MB for a 512-unit LSTM layer in the
+benchmark's block). The backward pass here contracts ``d_out`` with ``xs`` over
+their rows into ``[proj, input]`` and transposes that small result, which XLA
+runs without transposing either large operand. It skips ``d_xs`` when ``xs``
+is not differentiated (a one-hot table). Values and gradients equal autodiff's
+(``tests/test_projection.py``).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import functools
 
 import jax
 import jax.numpy as jnp
+from jax.custom_derivatives import SymbolicZero
 
 
 def _matmul(x: jax.Array, y: jax.Array, compute_dtype) -> jax.Array:
@@ -30,19 +32,26 @@ def project(xs: jax.Array, kernel: jax.Array, bias: jax.Array, compute_dtype) ->
 
 
 def _project_forward(xs, kernel, bias, compute_dtype):
-    return project(xs, kernel, bias, compute_dtype), (xs, kernel, bias)
+    """Saves ``kernel`` a second time for ``d_xs`` only when ``xs`` is differentiated (not a one-hot table)."""
+    out = project(xs.value, kernel.value, bias.value, compute_dtype)
+    return out, (xs.value, kernel.value, bias.value, kernel.value if xs.perturbed else None)
 
 
 def _project_backward(compute_dtype, saved, d_out):
-    """d_out [..., proj] -> (d_xs [..., input], d_kernel [input, proj], d_bias [proj])."""
-    xs, kernel, bias = saved
+    """d_out [..., proj] -> (d_xs [..., input] or None, d_kernel [input, proj], d_bias [proj])."""
+    xs, kernel, bias, kernel_for_d_xs = saved
+    if isinstance(d_out, SymbolicZero):
+        return None, None, None
     inputs, width = kernel.shape
     d_rows = d_out.reshape(-1, width)
-    d_xs = _matmul(d_out, kernel.T, compute_dtype).astype(xs.dtype)
-    # [proj, rows] @ [rows, input], transposed: XLA then transposes the smaller xs
-    d_kernel = _matmul(d_rows.T, xs.reshape(-1, inputs), compute_dtype).T.astype(kernel.dtype)
+    d_xs = None if kernel_for_d_xs is None else _matmul(d_out, kernel_for_d_xs.T, compute_dtype).astype(xs.dtype)
+    # [proj, input], then transposed: neither large operand is transposed
+    d_kernel = jax.lax.dot_general(
+        d_rows.astype(compute_dtype), xs.reshape(-1, inputs).astype(compute_dtype), (((0,), (0,)), ((), ())),
+        preferred_element_type=jnp.float32,
+    ).T.astype(kernel.dtype)
     d_bias = jnp.sum(d_rows, axis=0).astype(bias.dtype)
     return d_xs, d_kernel, d_bias
 
 
-project.defvjp(_project_forward, _project_backward)
+project.defvjp(_project_forward, _project_backward, symbolic_zeros=True)
