@@ -33,6 +33,7 @@ from bench_cases import report as report_line  # noqa: E402
 
 from rnngen.config import base_config  # noqa: E402
 from rnngen.sampling import sample  # noqa: E402
+from rnngen.training.compile_ahead import compile_ahead  # noqa: E402
 from rnngen.training.setup import build_setup  # noqa: E402
 from rnngen.training.steps import make_eval_step, make_train_step  # noqa: E402
 
@@ -69,7 +70,7 @@ def bench_train(case: str, dtype: str, repeats: int) -> None:
     step_fn = make_train_step(setup.loss_fn, setup.optimizer, setup.schedule)
     batch, key = random_batch(), jax.random.PRNGKey(0)
     start = time.perf_counter()
-    compiled = step_fn.lower(setup.state, batch, key).compile()
+    compiled = compile_ahead(step_fn, setup.state, batch, key)  # as the trainer does
     compile_s = time.perf_counter() - start
     holder = {"state": setup.state}
 

@@ -14,6 +14,7 @@ from rnngen.errors import DiskFull, TrainingDiverged, TrainingInterrupted
 from rnngen.sampling import sample
 from rnngen.training.checkpoint_fallback import GoodCheckpoints, no_good_checkpoint, set_aside_corrupt, warn
 from rnngen.training.checkpointing import Checkpointer, config_from_meta, make_meta
+from rnngen.training.compile_ahead import compile_ahead, release_freed_memory
 from rnngen.training.disk_errors import disk_full_message, disk_full_reason, disk_full_stops
 from rnngen.training.distributed import NoLock, NoWriter, agree_on_stop, is_main_process
 from rnngen.training.distributed import initialize as initialize_distributed
@@ -23,7 +24,7 @@ from rnngen.training.preflight import PreparedData, prepare_data, preflight
 from rnngen.training.run_checks import absolutize_paths, check_resumable, validate_config
 from rnngen.training.setup import abstract_state, build_setup
 from rnngen.training.sharding import (
-    data_mesh, fetch, keep_state_shardings, place, place_rows, replicated, rows_sharding, sharded_eval_step,
+    data_mesh, fetch, keep_state_shardings, paced, place, place_rows, replicated, rows_sharding, sharded_eval_step,
     state_shardings, zero_carry_on,
 )
 from rnngen.training.steps import make_eval_step, make_train_step
@@ -157,16 +158,22 @@ class Trainer:
         train_step = make_train_step(
             setup.loss_fn, setup.optimizer, setup.schedule, config.train.get("skip_nonfinite", False)
         )
-        self.train_step = keep_state_shardings(train_step, shardings, mesh)
+        self.jitted_train_step = keep_state_shardings(train_step, shardings, mesh)
+        self.train_step = paced(self.jitted_train_step, watched=1)
         self.eval_step = sharded_eval_step(make_eval_step(setup.loss_fn), mesh, config.train.eval_batch_size)
         self.eval_carry = zero_carry_on(setup.model, config.train.eval_batch_size, mesh)
         self.writer = MetricWriter(workdir, start_step=resume_step) if is_main_process() else NoWriter()
 
     def next_batch(self) -> dict[str, jax.Array]:
-        """The next batch: inputs, targets int32 [batch, seq_len] (streams split over the devices; each
-        process places its own), reset bool [] (replicated); advances the data position."""
-        windows, starts_stream = self.batcher.window(self.position)  # the global window, on every process
+        """The batch at the data position (:meth:`batch_at`); advances the position."""
+        batch = self.batch_at(self.position)
         self.position = self.batcher.next_position(self.position)
+        return batch
+
+    def batch_at(self, position: dict) -> dict[str, jax.Array]:
+        """The batch at ``position``: inputs, targets int32 [batch, seq_len] (streams split over the
+        devices; each process places its own), reset bool [] (replicated)."""
+        windows, starts_stream = self.batcher.window(position)  # the global window, on every process
         return {
             "inputs": place_rows(windows[:, :-1], self.batch_sharding),
             "targets": place_rows(windows[:, 1:], self.batch_sharding),
@@ -209,6 +216,7 @@ class Trainer:
         self.writer.write_scalars(step, metrics, "validation")
         text = self.generate_sample(step)
         self.writer.write_text(step, "sample", text)
+        release_freed_memory()  # what compiling the evaluation step and the sampler freed
         if is_main_process():
             tqdm.write(
                 f"step {step}: validation loss {metrics['loss']:.4f} nats/token, {metrics['bpc']:.4f} bpc, "
@@ -265,9 +273,10 @@ class Trainer:
         """The loop from ``step``: train, log, evaluate, checkpoint; returns the last validation metrics."""
         cfg = self.config.train
         metrics, pending = {}, []
+        compile_ahead(self.jitted_train_step, self.state, self.batch_at(self.position), self.step_key(step))
         last_log = time.perf_counter()
         while step < cfg.num_steps:
-            key = jax.random.fold_in(self.state.rng, step)
+            key = self.step_key(step)
             self.state, step_metrics = self.train_step(self.state, self.next_batch(), key)
             pending.append(step_metrics)
             step += 1
@@ -288,6 +297,10 @@ class Trainer:
             if stopping:
                 raise self.interrupted(step, signal_name)
         return metrics
+
+    def step_key(self, step: int) -> jax.Array:
+        """The RNG key of train step ``step`` (dropout)."""
+        return jax.random.fold_in(self.state.rng, step)
 
     def stop_request(self, stop: StopSignals, step: int) -> str | None:
         """The signal that asks to stop after ``step``, or None. With several processes, every one

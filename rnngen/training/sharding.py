@@ -149,8 +149,8 @@ def paced(step: Callable, watched: int) -> Callable:
 def keep_state_shardings(train_step: Callable, shardings: TrainState, mesh: Mesh) -> Callable:
     """``train_step(state, batch, key) -> (state, metrics)`` jitted so that the new state keeps
     ``shardings`` step after step (the donated state's buffers are reused) and the metrics are
-    replicated scalars that every process can read; :func:`paced`."""
-    return paced(jax.jit(train_step, donate_argnums=0, out_shardings=(shardings, replicated(mesh))), watched=1)
+    replicated scalars that every process can read; run it through :func:`paced` (``watched=1``)."""
+    return jax.jit(train_step, donate_argnums=0, out_shardings=(shardings, replicated(mesh)))
 
 
 def sharded_eval_step(eval_step: Callable, mesh: Mesh, rows: int) -> Callable:
