@@ -317,6 +317,25 @@ def test_orbax_tasks_that_failed_unretrieved_are_not_reported_but_others_are():
     assert "/site/elsewhere/io.py" in result.stderr and "/site/orbax/" not in result.stderr
 
 
+# Two writes abandoned before they started: coroutines never awaited, which Python warns about when
+# they are garbage-collected (each its own name, or the warnings registry would show only the first).
+COROUTINES_NEVER_AWAITED = (
+    "import gc\n"
+    "from rnngen.training.orbax_quiet import drop_abandoned_io_reports\n"
+    "drop_abandoned_io_reports()\n"
+    "for folder in ('orbax', 'elsewhere'):\n"
+    "    code = compile(f'async def write_{folder}():\\n    pass', f'/site/{folder}/io.py', 'exec')\n"
+    "    scope = {}; exec(code, scope)\n"
+    "    coroutine = scope[f'write_{folder}'](); del coroutine; gc.collect()\n"
+)
+
+
+def test_orbax_coroutines_never_awaited_are_not_reported_but_others_are():
+    result = run([sys.executable, "-c", COROUTINES_NEVER_AWAITED])
+    assert result.stderr.count("was never awaited") == 1
+    assert "'write_elsewhere' was never awaited" in result.stderr and "write_orbax" not in result.stderr
+
+
 def test_a_full_disk_is_recognised_as_an_os_error_or_in_a_writer_message():
     assert disk_full_reason(OSError(28, "No space left on device")) == "[Errno 28] No space left on device"
     tensorstore_like = ValueError('OUT_OF_RANGE: Error writing "x": Failed writing: [OS error 122: Disk quota exceeded]')

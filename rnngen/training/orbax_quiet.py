@@ -21,10 +21,15 @@ screenfuls of tracebacks:
   - each write that failed beside the one whose exception propagates is an
     asyncio task whose exception nobody retrieves; when the task is
     garbage-collected, asyncio logs "Task exception was never retrieved" with
-    its traceback through the ``asyncio`` logger.
-  :func:`drop_abandoned_io_reports` drops these three kinds of report for the
-  rest of the process (an unraisable-exception hook and a filter on the
-  ``asyncio`` logger); every other report goes where it went before.
+    its traceback through the ``asyncio`` logger;
+  - a write abandoned before it started is a coroutine never awaited: when it
+    is garbage-collected, Python warns "coroutine '...' was never awaited"
+    (a ``RuntimeWarning`` whose source is the coroutine), after rnngen's own
+    one-line error.
+  :func:`drop_abandoned_io_reports` drops these four kinds of report for the
+  rest of the process (an unraisable-exception hook, a filter on the
+  ``asyncio`` logger and one on the warnings shown); every other report goes
+  where it went before.
 """
 
 from __future__ import annotations
@@ -33,6 +38,7 @@ import contextlib
 import logging
 import os
 import sys
+import warnings
 from typing import Iterator
 
 _ORBAX_DIR = f"{os.sep}orbax{os.sep}"
@@ -74,6 +80,19 @@ def drop_abandoned_io_reports() -> None:
 
     hook.drops_orbax_reports = True
     sys.unraisablehook = hook
+    _drop_orbax_coroutines_never_awaited()
+
+
+def _drop_orbax_coroutines_never_awaited() -> None:
+    """Wraps the warnings module's display step (which receives the warning's source) so that
+    "coroutine ... was never awaited" about an Orbax coroutine is not shown; every other warning is."""
+    show_previous = warnings._showwarnmsg
+
+    def show(message: warnings.WarningMessage) -> None:
+        if not (issubclass(message.category, RuntimeWarning) and _is_orbax_coroutine(message.source)):
+            show_previous(message)
+
+    warnings._showwarnmsg = show
 
 
 class _OrbaxErrors(logging.Filter):
