@@ -59,3 +59,15 @@ def test_bench_flop_counts_by_hand():
     # 2x512 LSTM: layer 1 (64 + 512) x 2048, layer 2 (512 + 512) x 2048, output 512 x 65; 2 FLOPs per multiply-add
     assert forward_flops_per_token("lstm", 2, 512) == 2 * (576 * 2048 + 1024 * 2048 + 512 * 65)
     assert train_flops_per_token("gru", 1, 256) == 3 * 2 * ((64 + 256) * 768 + 256 * 65)
+
+
+def test_bench_kernels_prints_every_measurement():
+    command = [sys.executable, os.path.join(REPO, "scripts", "bench_kernels.py")]
+    done = subprocess.run(command, check=True, cwd=REPO, env=ENV, capture_output=True, text=True, timeout=600)
+    lines = done.stdout.splitlines()
+    assert len(lines) == 12, done.stdout
+    matmuls, loops, gates = lines[1:4], lines[5:7], lines[8:11]
+    assert all("GFLOP/s" in line for line in matmuls), matmuls
+    assert all(float(line.split()[-2]) > 0 for line in loops), loops  # JAX, then PyTorch or "-"
+    assert all(float(line.split()[-1]) > 0 for line in gates), gates
+    assert lines[-1].startswith("first touch of fresh memory: ") and float(lines[-1].split()[-6]) > 0, lines[-1]
