@@ -53,8 +53,8 @@ def eval_vocab(ids) -> int:
     return max(VOCAB, int(ids.max()) + 1)
 
 
-def median_rate(run: Callable[[], None], items_per_run: float, warmup: int, repeats: int) -> float:
-    """Items per second of ``run`` (which must block until done): the median of ``repeats`` timed calls."""
+def timed_calls(run: Callable[[], object], warmup: int, repeats: int) -> list[float]:
+    """Seconds of each of ``repeats`` calls of ``run`` (which must block until done), after ``warmup`` calls."""
     for _ in range(warmup):
         run()
     seconds = []
@@ -62,7 +62,12 @@ def median_rate(run: Callable[[], None], items_per_run: float, warmup: int, repe
         start = time.perf_counter()
         run()
         seconds.append(time.perf_counter() - start)
-    return items_per_run / statistics.median(seconds)
+    return seconds
+
+
+def median_rate(run: Callable[[], None], items_per_run: float, warmup: int, repeats: int) -> float:
+    """Items per second of ``run`` (which must block until done): the median of ``repeats`` timed calls."""
+    return items_per_run / statistics.median(timed_calls(run, warmup, repeats))
 
 
 def peak_mb() -> float:

@@ -20,12 +20,17 @@ Each figure is the fastest of several timed calls (the machine is shared and noi
 
 from __future__ import annotations
 
+import os
+import sys
 import time
 from typing import Callable
 
 import jax
 import jax.numpy as jnp
 import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from bench_cases import timed_calls  # noqa: E402
 
 ROWS, INPUT, GATES = 6400, 512, 2048  # the 2x512 LSTM's upper layer over a 64 x 100 block
 LOOP_SIZES = [(64, 256, 1024), (64, 512, 2048)]  # [batch, hidden] @ [hidden, 4 * hidden]
@@ -34,13 +39,7 @@ STEPS, BATCH, HIDDEN = 100, 64, 256
 
 def fastest(run: Callable[[], object], calls: int = 7) -> float:
     """Seconds of the fastest of ``calls`` runs of ``run`` (which must block), after one warm-up run."""
-    run()
-    times = []
-    for _ in range(calls):
-        start = time.perf_counter()
-        run()
-        times.append(time.perf_counter() - start)
-    return min(times)
+    return min(timed_calls(run, warmup=1, repeats=calls))
 
 
 def large_matmuls() -> list[tuple[str, float, float | None]]:

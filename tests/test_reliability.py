@@ -297,43 +297,33 @@ def test_a_failed_saves_temporary_directory_is_removed_although_late_writes_recr
     assert not partial.exists()
 
 
-# Two tasks fail and nobody retrieves their exceptions, as Orbax's sibling writes do when one
-# write fails; asyncio reports each when it is garbage-collected.
-TASKS_NEVER_RETRIEVED = (
+# A coroutine defined in an Orbax file and one elsewhere, each abandoned as Orbax abandons the sibling
+# writes of a failed one (each its own name: the warnings registry shows a repeated warning only once).
+ABANDONED_WRITES = (
     "import asyncio, gc\n"
     "from rnngen.training.orbax_quiet import drop_abandoned_io_reports\n"
     "drop_abandoned_io_reports()\n"
     "for folder in ('orbax', 'elsewhere'):\n"
-    "    code = compile('async def write():\\n    raise ValueError(\"failed writing\")', f'/site/{folder}/io.py', 'exec')\n"
-    "    scope = {}; exec(code, scope)\n"
-    "    loop = asyncio.new_event_loop(); task = loop.create_task(scope['write']())\n"
+    "    code = compile(f'async def write_{folder}():\\n    raise ValueError(\"failed writing\")', f'/site/{folder}/io.py', 'exec')\n"
+    "    scope = {}; exec(code, scope); write = scope[f'write_{folder}']\n"
+)
+# Failed, and nobody retrieves its exception: asyncio logs it when the task is garbage-collected.
+TASK_NEVER_RETRIEVED = (
+    "    loop = asyncio.new_event_loop(); task = loop.create_task(write())\n"
     "    loop.run_until_complete(asyncio.sleep(0)); loop.close(); del task; gc.collect()\n"
 )
+# Never started: Python warns when the coroutine is garbage-collected.
+COROUTINE_NEVER_AWAITED = "    coroutine = write(); del coroutine; gc.collect()\n"
 
 
-def test_orbax_tasks_that_failed_unretrieved_are_not_reported_but_others_are():
-    result = run([sys.executable, "-c", TASKS_NEVER_RETRIEVED])
-    assert result.stderr.count("Task exception was never retrieved") == 1
-    assert "/site/elsewhere/io.py" in result.stderr and "/site/orbax/" not in result.stderr
-
-
-# Two writes abandoned before they started: coroutines never awaited, which Python warns about when
-# they are garbage-collected (each its own name, or the warnings registry would show only the first).
-COROUTINES_NEVER_AWAITED = (
-    "import gc\n"
-    "from rnngen.training.orbax_quiet import drop_abandoned_io_reports\n"
-    "drop_abandoned_io_reports()\n"
-    "for folder in ('orbax', 'elsewhere'):\n"
-    "    code = compile(f'async def write_{folder}():\\n    pass', f'/site/{folder}/io.py', 'exec')\n"
-    "    scope = {}; exec(code, scope)\n"
-    "    coroutine = scope[f'write_{folder}'](); del coroutine; gc.collect()\n"
+@pytest.mark.parametrize(
+    "abandon, report",
+    [(TASK_NEVER_RETRIEVED, "Task exception was never retrieved"), (COROUTINE_NEVER_AWAITED, "was never awaited")],
 )
-
-
-def test_orbax_coroutines_never_awaited_are_not_reported_but_others_are():
-    result = run([sys.executable, "-c", COROUTINES_NEVER_AWAITED])
-    assert result.stderr.count("was never awaited") == 1
-    assert "'write_elsewhere' was never awaited" in result.stderr and "write_orbax" not in result.stderr
+def test_orbax_abandoned_writes_are_not_reported_but_others_are(abandon, report):
+    result = run([sys.executable, "-c", ABANDONED_WRITES + abandon])
+    assert result.stderr.count(report) == 1, result.stderr
+    assert "write_elsewhere" in result.stderr and "write_orbax" not in result.stderr, result.stderr
 
 
 def test_a_full_disk_is_recognised_as_an_os_error_or_in_a_writer_message():
