@@ -43,6 +43,8 @@ from typing import Any, Callable, NamedTuple
 import jax
 import jax.numpy as jnp
 
+from rnngen.models.matmuls import matmul, weight_gradient
+
 
 class Gates(NamedTuple):
     """A cell's per-step math; the carry is ``(h, rest)`` with ``h`` [batch, hidden].
@@ -59,11 +61,6 @@ class Gates(NamedTuple):
     in_place: bool = False
 
 
-def recurrent_matmul(h: jax.Array, w_hh: jax.Array, compute_dtype) -> jax.Array:
-    """h [batch, hidden] @ w_hh [hidden, gates] in ``compute_dtype``, accumulated in float32."""
-    return jnp.matmul(h.astype(compute_dtype), w_hh.astype(compute_dtype), preferred_element_type=jnp.float32)
-
-
 def _forward_scan(gates: Gates, w_hh, b_hh, xs, carry, compute_dtype):
     """xs [time, batch, gates] -> (hs [time, batch, hidden], final carry, rests, residuals stacked over time).
 
@@ -73,7 +70,7 @@ def _forward_scan(gates: Gates, w_hh, b_hh, xs, carry, compute_dtype):
     """
 
     def step(carry, x_t):
-        hz = recurrent_matmul(carry[0], w_hh, compute_dtype)
+        hz = matmul(carry[0], w_hh, compute_dtype)
         if b_hh is not None:
             hz = hz + b_hh
         carry, h_t, residual = gates.forward(x_t, hz, carry)
@@ -166,7 +163,7 @@ def _fused_backward(gates, compute_dtype, saved, cotangents):
         d_h_t, residual, before, after = step
         dx, dhz, dh_direct, d_rest = gates.backward(residual, d_h_t + dh_next, d_rest, before, after)
         dhz = dx if dhz is None else dhz
-        dh_prev = jnp.matmul(dhz.astype(compute_dtype), w_t, preferred_element_type=jnp.float32)
+        dh_prev = matmul(dhz, w_t, compute_dtype)
         dh_prev = dh_prev if dh_direct is None else dh_prev + dh_direct
         return (dh_prev, d_rest), (dx, None if dhz is dx else dhz)
 
@@ -182,13 +179,7 @@ def _fused_backward(gates, compute_dtype, saved, cotangents):
     else:
         (dh0, d_rest0), (dxs, dhzs) = jax.lax.scan(body, end, steps, reverse=True)
     dhzs = dxs if dhzs is None else dhzs
-    hidden, width = w_hh.shape
-    # [gates, time * batch] @ [time * batch, hidden], transposed: XLA then transposes the smaller hs
-    d_w = jnp.matmul(
-        dhzs.reshape(-1, width).T.astype(compute_dtype),
-        hs_before.reshape(-1, hidden).astype(compute_dtype),
-        preferred_element_type=jnp.float32,
-    ).T.astype(w_hh.dtype)
+    d_w = weight_gradient(hs_before, dhzs, compute_dtype).astype(w_hh.dtype)
     d_b = None if b_hh is None else jnp.sum(dhzs, axis=(0, 1)).astype(b_hh.dtype)
     return d_w, d_b, dxs, (dh0, d_rest0)
 

@@ -4,9 +4,9 @@ The projection runs once over a whole ``[time, batch]`` block, so its kernel
 gradient is one large matmul over ``time * batch`` rows. Autodiff writes it as
 ``xs.T @ d_out``, for which XLA on CPU first transposes the whole
 ``[time * batch, proj]`` output gradient (52 MB for a 512-unit LSTM layer in the
-benchmark's block). The backward pass here contracts ``d_out`` with ``xs`` over
-their rows into ``[proj, input]`` and transposes that small result, which XLA
-runs without transposing either large operand. It skips ``d_xs`` when ``xs``
+benchmark's block). The backward pass here uses
+:func:`rnngen.models.matmuls.weight_gradient`, which XLA runs without
+transposing either large operand. It skips ``d_xs`` when ``xs``
 is not differentiated (a one-hot table). Values and gradients equal autodiff's
 (``tests/test_projection.py``).
 """
@@ -19,16 +19,13 @@ import jax
 import jax.numpy as jnp
 from jax.custom_derivatives import SymbolicZero
 
-
-def _matmul(x: jax.Array, y: jax.Array, compute_dtype) -> jax.Array:
-    """x @ y with ``compute_dtype`` operands, accumulated in float32."""
-    return jnp.matmul(x.astype(compute_dtype), y.astype(compute_dtype), preferred_element_type=jnp.float32)
+from rnngen.models.matmuls import matmul, weight_gradient
 
 
 @functools.partial(jax.custom_vjp, nondiff_argnums=(3,))
 def project(xs: jax.Array, kernel: jax.Array, bias: jax.Array, compute_dtype) -> jax.Array:
     """xs [..., input] @ kernel [input, proj] + bias [proj], the matmul in ``compute_dtype``, the result float32."""
-    return _matmul(xs, kernel, compute_dtype) + bias
+    return matmul(xs, kernel, compute_dtype) + bias
 
 
 def _project_forward(xs, kernel, bias, compute_dtype):
@@ -42,15 +39,9 @@ def _project_backward(compute_dtype, saved, d_out):
     xs, kernel, bias, kernel_for_d_xs = saved
     if isinstance(d_out, SymbolicZero):
         return None, None, None
-    inputs, width = kernel.shape
-    d_rows = d_out.reshape(-1, width)
-    d_xs = None if kernel_for_d_xs is None else _matmul(d_out, kernel_for_d_xs.T, compute_dtype).astype(xs.dtype)
-    # [proj, input], then transposed: neither large operand is transposed
-    d_kernel = jax.lax.dot_general(
-        d_rows.astype(compute_dtype), xs.reshape(-1, inputs).astype(compute_dtype), (((0,), (0,)), ((), ())),
-        preferred_element_type=jnp.float32,
-    ).T.astype(kernel.dtype)
-    d_bias = jnp.sum(d_rows, axis=0).astype(bias.dtype)
+    d_xs = None if kernel_for_d_xs is None else matmul(d_out, kernel_for_d_xs.T, compute_dtype).astype(xs.dtype)
+    d_kernel = weight_gradient(xs, d_out, compute_dtype).astype(kernel.dtype)
+    d_bias = jnp.sum(d_out.reshape(-1, d_out.shape[-1]), axis=0).astype(bias.dtype)
     return d_xs, d_kernel, d_bias
 
 
