@@ -133,3 +133,20 @@ def test_in_place_gates_whose_residual_does_not_fit_the_inputs_are_refused():
     gates = Gates(*RNN_GATES[:2], in_place=True)
     with pytest.raises(ValueError, match=r"in_place=True.*forward's residual"):
         jax.grad(lambda xs: jnp.sum(fused_scan(gates, w_hh, None, xs, (h, None), jnp.float32)[0]))(xs)
+
+
+def test_in_place_gates_that_replace_gradient_blocks_without_an_extra_residual_are_refused():
+    from rnngen.models.fused_scan import Gates, fused_scan
+
+    def forward(x, hz, carry):
+        h = jnp.tanh(x + hz)
+        return (h, None), h, (h, None)
+
+    def backward(residual, dh, d_rest, before, after):
+        dx = dh * (1.0 - residual[0] ** 2)
+        return dx, (2.0 * dx,), None, None
+
+    w_hh, xs, h = jnp.eye(HIDDEN), jnp.ones((TIME, BATCH, HIDDEN)), jnp.zeros((BATCH, HIDDEN))
+    gates = Gates(forward, backward, in_place=True)
+    with pytest.raises(ValueError, match=r"in_place=True.*extra residual"):
+        jax.grad(lambda xs: jnp.sum(fused_scan(gates, w_hh, None, xs, (h, None), jnp.float32)[0]))(xs)

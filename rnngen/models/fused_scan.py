@@ -22,7 +22,7 @@ or bfloat16 on accelerators); it accumulates, and the gates and carry stay, in
 float32.
 
 A gate definition (:class:`Gates`) is two pure functions of one time step, and
-the ``in_place`` flag described on the class:
+the ``in_place`` and ``blocks`` fields described on the class:
 
 - ``forward(x_t [batch, gates], hz_t [batch, gates], carry) -> (carry, h_t [batch, hidden], residual)``,
   where ``hz_t = h_{t-1} @ w_hh + b_hh``;
@@ -43,30 +43,39 @@ from typing import Any, Callable, NamedTuple
 import jax
 import jax.numpy as jnp
 
+from rnngen.models.in_place import joined, read_blocks, scan_overwriting
 from rnngen.models.matmuls import matmul, weight_gradient
 
 
 class Gates(NamedTuple):
     """A cell's per-step math; the carry is ``(h, rest)`` with ``h`` [batch, hidden].
 
-    ``in_place``: the residual is one array of ``x_t``'s shape, and ``backward`` returns ``dhz=None`` and a
-    ``dx_t`` of that shape too. The forward scan then writes each residual over its ``x_t``, and the reverse
-    scan each ``dx_t`` over its residual, in one buffer. Set it only if every read of ``x_t`` in ``forward``
-    feeds the residual (the carry is computed from the residual), as in the LSTM: otherwise XLA copies the
-    whole [time, batch, gates] buffer at every step.
+    ``blocks``: ``x_t`` reaches ``forward`` as a tuple of that many equal blocks [batch, gates / blocks] (one
+    per gate) instead of one array, each read straight from the [time, batch, gates] buffer; XLA's CPU code
+    for a slice of a step it read is scalar.
+
+    ``in_place``: the residual is a pair ``(overwrite, extra)``, ``overwrite`` of ``x_t``'s structure and
+    ``extra`` one array [batch, ...] or None, and ``backward`` receives that pair and returns a ``dx_t`` of
+    ``x_t``'s structure and a ``dhz_t`` that is None (the same as ``dx_t``) or a tuple of ``blocks`` entries,
+    each None (the same as that block of ``dx_t``) or an array; the arrays, joined, have ``extra``'s shape.
+    The forward scan writes each ``overwrite`` over its ``x_t`` and stacks ``extra`` over time; the reverse
+    scan writes each ``dx_t`` over its ``overwrite`` and the arrays of ``dhz_t`` over its ``extra``. Set it
+    only if every read of ``x_t`` in ``forward`` feeds the residual (the carry is computed from the
+    residual), as in the LSTM.
     """
 
     forward: Callable
     backward: Callable
     in_place: bool = False
+    blocks: int = 1
 
 
 def _forward_scan(gates: Gates, w_hh, b_hh, xs, carry, compute_dtype):
     """xs [time, batch, gates] -> (hs [time, batch, hidden], final carry, rests, residuals stacked over time).
 
-    With ``gates.in_place`` (the LSTM), each residual is written over its ``x_t`` in the loop-carried ``xs``,
-    which XLA updates in place: as a scan output it would take a new [time, batch, gates] buffer that XLA
-    zero-fills and copies first (``tests/test_fused_scan.py`` checks the compiled program).
+    With ``gates.in_place``, the residuals are ``(the buffer of xs with every overwrite written over its
+    x_t, the extras stacked)``: a [time, batch, gates] scan output would be a new buffer that XLA zero-fills
+    and copies (``tests/test_fused_scan.py`` checks the compiled program).
     """
 
     def step(carry, x_t):
@@ -78,21 +87,24 @@ def _forward_scan(gates: Gates, w_hh, b_hh, xs, carry, compute_dtype):
 
     if not gates.in_place:
 
-        def body(carry, x_t):
-            carry, outputs, residual = step(carry, x_t)
+        def body(carry, t):
+            carry, outputs, residual = step(carry, read_blocks(xs, t, gates.blocks))
             return carry, (outputs, residual)
 
-        final, ((hs, rests), residuals) = jax.lax.scan(body, carry, xs)
+        final, ((hs, rests), residuals) = jax.lax.scan(body, carry, jnp.arange(xs.shape[0]))
         return hs, final, rests, residuals
 
-    def overwriting_body(carry_xs, t):
-        carry, xs = carry_xs
-        carry, outputs, residual = step(carry, xs[t])
-        return (carry, jax.lax.dynamic_update_index_in_dim(xs, residual, t, 0)), outputs
+    residual = jax.eval_shape(lambda: step(carry, read_blocks(xs, 0, gates.blocks))[2])
+    if not (isinstance(residual, tuple) and len(residual) == 2):
+        raise ValueError(f"Gates(in_place=True) needs the forward's residual to be a pair, got {residual}")
+    _check_in_place(jax.eval_shape(joined, residual[0]), xs, "the forward's residual")
 
-    _check_in_place(jax.eval_shape(step, carry, xs[0])[2], xs, "the forward's residual")
-    (final, residuals), (hs, rests) = jax.lax.scan(overwriting_body, (carry, xs), jnp.arange(xs.shape[0]))
-    return hs, final, rests, residuals
+    def overwriting_step(carry, t, values):
+        carry, outputs, (overwrite, extra) = step(carry, values[0])
+        return carry, (overwrite,), (outputs, extra)
+
+    final, (buffer,), ((hs, rests), extras) = scan_overwriting(overwriting_step, carry, (xs,), (gates.blocks,))
+    return hs, final, rests, (buffer, extras)
 
 
 @functools.partial(jax.custom_vjp, nondiff_argnums=(0, 5))
@@ -127,29 +139,31 @@ def _check_in_place(step_output: Any, buffer: jax.Array, what: str) -> None:
         raise ValueError(f"Gates(in_place=True) needs {what} to be one {one_step}, got {step_output}")
 
 
-def _reverse_scan_overwriting(body: Callable, carry: Any, steps: tuple):
-    """``lax.scan(body, carry, steps, reverse=True)`` for a ``body`` whose output ``(dx_t, None)`` replaces the
-    residual ``steps[1][t]`` -> (final carry, the dx stacked over time, in the residuals' buffer).
+def _merged(dx: Any, dhz: Any) -> Any:
+    """``dhz`` with its None entries (or, if None, all of it) taken from ``dx``."""
+    if dhz is None:
+        return dx
+    if isinstance(dhz, tuple):
+        return tuple(d if h is None else h for d, h in zip(dx, dhz))
+    return dhz
 
-    Each ``dx_t`` is written at the start of the next iteration, before anything reads the buffer (XLA copies
-    the whole buffer every step when a read of it, such as the LSTM's ``f`` for the carry, may follow the
-    write); one last iteration writes the last ``dx``, and its own step's results are dropped.
-    """
-    length = steps[1].shape[0]
 
-    def overwriting_body(state, k):
-        carry, buffer, pending, t_pending = state
-        buffer = jax.lax.dynamic_update_index_in_dim(buffer, pending, t_pending, 0)
-        t = jnp.maximum(length - 1 - k, 0)
-        step = _step(steps, t)
-        new_carry, (dx, _) = body(carry, (step[0], buffer[t], *step[2:]))
-        carry = jax.tree.map(lambda new, old: jnp.where(k < length, new, old), new_carry, carry)
-        return (carry, buffer, dx, t), None
+def _replaced_blocks(dhz: Any) -> tuple[int, ...]:
+    """The indices of the blocks in which an in-place gate's ``dhz`` differs from its ``dx``."""
+    return () if dhz is None else tuple(k for k, block in enumerate(dhz) if block is not None)
 
-    buffer = steps[1]
-    state = (carry, buffer, buffer[length - 1], length - 1)
-    (carry, buffer, _, _), _ = jax.lax.scan(overwriting_body, state, jnp.arange(length + 1))
-    return carry, buffer
+
+def _gate_gradient_columns(dxs: jax.Array, extras: jax.Array | None, replaced: tuple, blocks: int) -> list:
+    """The stacked dhz [time, batch, gates] of in-place gates as column groups in gate order: ``dxs`` whole,
+    or, where blocks were replaced, each block of ``dxs`` or its replacement in ``extras``."""
+    if not replaced:
+        return [dxs]
+    width = dxs.shape[-1] // blocks
+    columns = []
+    for k in range(blocks):
+        source, index = (extras, replaced.index(k)) if k in replaced else (dxs, k)
+        columns.append(source[..., index * width : (index + 1) * width])
+    return columns
 
 
 def _fused_backward(gates, compute_dtype, saved, cotangents):
@@ -158,30 +172,55 @@ def _fused_backward(gates, compute_dtype, saved, cotangents):
     hs_before, rests_before = _shift_right(carry0[0], hs), _shift_right(carry0[1], rests)
     w_t = w_hh.T.astype(compute_dtype)
 
-    def body(carry, step):
+    def backward_step(carry, t, residual):
+        """-> (carry for step t - 1, dx_t, dhz_t as the gates returned it)."""
         dh_next, d_rest = carry
-        d_h_t, residual, before, after = step
-        dx, dhz, dh_direct, d_rest = gates.backward(residual, d_h_t + dh_next, d_rest, before, after)
-        dhz = dx if dhz is None else dhz
-        dh_prev = matmul(dhz, w_t, compute_dtype)
+        before, after = _step((hs_before, rests_before), t), _step((hs, rests), t)
+        dx, dhz, dh_direct, d_rest = gates.backward(residual, d_hs[t] + dh_next, d_rest, before, after)
+        dh_prev = matmul(joined(_merged(dx, dhz)), w_t, compute_dtype)
         dh_prev = dh_prev if dh_direct is None else dh_prev + dh_direct
-        return (dh_prev, d_rest), (dx, None if dhz is dx else dhz)
+        return (dh_prev, d_rest), dx, dhz
 
-    steps = (d_hs, residuals, (hs_before, rests_before), (hs, rests))
     end = (d_h_final, d_rest_final)
     if gates.in_place:
-        dx, dhz = jax.eval_shape(body, end, _step(steps, 0))[1]
-        if dhz is not None:
-            raise ValueError("Gates(in_place=True) needs the backward's dhz to be None (the same as dx)")
-        _check_in_place(dx, residuals, "the backward's dx")
-        (dh0, d_rest0), dxs = _reverse_scan_overwriting(body, end, steps)
-        dhzs = None
+        (dh0, d_rest0), dxs, columns = _reverse_scan_in_place(gates, backward_step, end, residuals)
     else:
-        (dh0, d_rest0), (dxs, dhzs) = jax.lax.scan(body, end, steps, reverse=True)
-    dhzs = dxs if dhzs is None else dhzs
-    d_w = weight_gradient(hs_before, dhzs, compute_dtype).astype(w_hh.dtype)
-    d_b = None if b_hh is None else jnp.sum(dhzs, axis=(0, 1)).astype(b_hh.dtype)
-    return d_w, d_b, dxs, (dh0, d_rest0)
+
+        def body(carry, t):
+            carry, dx, dhz = backward_step(carry, t, _step(residuals, t))
+            return carry, (joined(dx), None if dhz is None else joined(_merged(dx, dhz)))
+
+        (dh0, d_rest0), (dxs, dhzs) = jax.lax.scan(body, end, jnp.arange(hs.shape[0]), reverse=True)
+        columns = [dxs if dhzs is None else dhzs]
+    d_w = jnp.concatenate([weight_gradient(hs_before, c, compute_dtype) for c in columns], axis=1)
+    d_b = None if b_hh is None else jnp.concatenate([jnp.sum(c, axis=(0, 1)) for c in columns])
+    return d_w.astype(w_hh.dtype), None if b_hh is None else d_b.astype(b_hh.dtype), dxs, (dh0, d_rest0)
+
+
+def _reverse_scan_in_place(gates: Gates, backward_step: Callable, end: Any, residuals: tuple):
+    """The reverse scan of in-place gates -> (carry for step -1, dxs [time, batch, gates] in the residuals'
+    buffer, dhz stacked as column groups). Each ``dx_t`` is written over its ``overwrite`` and the replaced
+    blocks of ``dhz_t`` over its ``extra``."""
+    buffer, extras = residuals
+    first = (read_blocks(buffer, 0, gates.blocks), read_blocks(extras, 0, 1))
+    dx, dhz = jax.eval_shape(lambda: backward_step(end, 0, first)[1:])
+    _check_in_place(jax.eval_shape(joined, dx), buffer, "the backward's dx")
+    if not (dhz is None or (isinstance(dhz, tuple) and len(dhz) == gates.blocks)):
+        raise ValueError(f"Gates(in_place=True) needs the backward's dhz to be None or {gates.blocks} blocks")
+    replaced = _replaced_blocks(dhz)
+    if replaced:
+        if extras is None:
+            raise ValueError("Gates(in_place=True) needs an extra residual to replace blocks of the backward's dhz")
+        _check_in_place(jax.eval_shape(joined, tuple(dhz[k] for k in replaced)), extras, "dhz's arrays")
+
+    def overwriting_step(carry, t, values):
+        carry, dx, dhz = backward_step(carry, t, values)
+        extra = values[1] if not replaced else joined(tuple(dhz[k] for k in replaced))
+        return carry, (dx, extra), None
+
+    blocks = (gates.blocks, 1)
+    carry, (dxs, extras), _ = scan_overwriting(overwriting_step, end, residuals, blocks, reverse=True)
+    return carry, dxs, _gate_gradient_columns(dxs, extras, replaced, gates.blocks)
 
 
 fused_scan.defvjp(_fused_forward, _fused_backward)

@@ -21,31 +21,20 @@ def sigmoid(x: jax.Array) -> jax.Array:
 
 
 def _lstm_forward(x, hz, carry):
-    """carry (h, c) [batch, hidden] each; residual: the activated gates i, f, g, o [batch, 4 * hidden].
-
-    All four gates go through one tanh over the whole [batch, 4 * hidden] block:
-    sigmoid(x) = 0.5 * tanh(0.5 * x) + 0.5 for i, f, o and tanh(x) for g
-    (measured 21% faster per step than four separate activations on CPU).
-    """
+    """x: the blocks i, f, g, o [batch, hidden]; carry (h, c); residual: the activated gates, no extra."""
     _, c = carry
-    hidden = c.shape[-1]
-    half, one = jnp.full((hidden,), 0.5, x.dtype), jnp.ones((hidden,), x.dtype)
-    scale = jnp.concatenate([half, half, one, half])
-    acts = jnp.tanh((x + hz) * scale) * scale + jnp.concatenate([half, half, 0 * one, half])
-    i, f, g, o = jnp.split(acts, 4, axis=-1)
+    i, f, g, o = (x_k + hz_k for x_k, hz_k in zip(x, jnp.split(hz, 4, axis=-1)))
+    i, f, g, o = sigmoid(i), sigmoid(f), jnp.tanh(g), sigmoid(o)
     c = f * c + i * g
     h = o * jnp.tanh(c)
-    return (h, c), h, acts
+    return (h, c), h, ((i, f, g, o), None)
 
 
-def _lstm_backward(acts, dh, dc, before, after):
-    i, f, g, o = jnp.split(acts, 4, axis=-1)
+def _lstm_backward(residual, dh, dc, before, after):
+    (i, f, g, o), _ = residual
     tanh_c = jnp.tanh(after[1])
     dc = dc + dh * o * (1.0 - tanh_c * tanh_c)
-    dz = jnp.concatenate(
-        [dc * g * i * (1.0 - i), dc * before[1] * f * (1.0 - f), dc * i * (1.0 - g * g), dh * tanh_c * o * (1.0 - o)],
-        axis=-1,
-    )
+    dz = (dc * g * i * (1.0 - i), dc * before[1] * f * (1.0 - f), dc * i * (1.0 - g * g), dh * tanh_c * o * (1.0 - o))
     return dz, None, None, dc * f
 
 
@@ -79,6 +68,6 @@ def _rnn_backward(residual, dh, d_rest, before, after):
     return dh * (1.0 - h * h), None, None, None
 
 
-LSTM_GATES = Gates(_lstm_forward, _lstm_backward, in_place=True)  # every read of x feeds acts
+LSTM_GATES = Gates(_lstm_forward, _lstm_backward, in_place=True, blocks=4)  # every read of x feeds acts
 GRU_GATES = Gates(_gru_forward, _gru_backward)
 RNN_GATES = Gates(_rnn_forward, _rnn_backward)
