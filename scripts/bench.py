@@ -85,7 +85,16 @@ def entry(ours: dict, theirs: dict | None, flops_per_item: float, peak_gflops: f
         "compile_s": None if ours.get("compile_s") is None else round(ours["compile_s"], 2),
         "peak_mb": round(ours["peak_mb"]),
         "torch_peak_mb": None if theirs is None else round(theirs["peak_mb"]),
-    }
+    } | _faults(ours, theirs)
+
+
+def _faults(ours: dict, theirs: dict | None) -> dict:
+    """The MiB each training step touches for the first time since it was mapped, where measured."""
+    if "faulted_mib_per_step" not in ours:
+        return {}
+    torch_faults = None if theirs is None else theirs.get("faulted_mib_per_step")
+    return {"faulted_mib_per_step": round(ours["faulted_mib_per_step"]),
+            "torch_faulted_mib_per_step": None if torch_faults is None else round(torch_faults)}
 
 
 def write_split_ids(manual_dir: str, data_dir: str | None, out_dir: str) -> dict[str, str]:

@@ -75,6 +75,19 @@ def peak_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
+def faulted_mib() -> float:
+    """MiB of memory this process has faulted in so far (minor page faults: pages touched for the first time
+    since they were mapped, such as those of every large buffer that glibc maps anew for each call)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_minflt * resource.getpagesize() / 2**20
+
+
+def rate_and_faults(run: Callable[[], None], items_per_run: float, warmup: int, repeats: int) -> tuple[float, float]:
+    """(:func:`median_rate` of ``run``, the MiB faulted in per call over its warmup and timed calls)."""
+    before = faulted_mib()
+    per_s = median_rate(run, items_per_run, warmup, repeats)
+    return per_s, (faulted_mib() - before) / (warmup + repeats)
+
+
 def report(per_s: float, compile_s: float | None, device_peak_mb: float | None = None, **extra) -> None:
     """Prints the worker's one JSON line; ``device_peak_mb``: the accelerator's peak allocation, if on one."""
     memory = peak_mb() if device_peak_mb is None else device_peak_mb

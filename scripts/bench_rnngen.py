@@ -27,7 +27,7 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from bench_cases import (  # noqa: E402
     BATCH, CLIP, EMBED, EVAL_BATCH, LEARNING_RATE, SAMPLE_LENGTH, SAMPLE_TEMPERATURE, SEQ_LEN, TRAIN_CASES, VOCAB,
-    MATMUL_SIZE, eval_vocab, median_rate, worker_parser,
+    MATMUL_SIZE, eval_vocab, median_rate, rate_and_faults, worker_parser,
 )
 from bench_cases import report as report_line  # noqa: E402
 
@@ -65,7 +65,8 @@ def random_batch(seed: int = 0) -> dict:
 
 
 def bench_train(case: str, dtype: str, repeats: int) -> None:
-    """Characters per second of the train step; compile_s is the jit's lower + compile time."""
+    """Characters per second of the train step; compile_s is the jit's lower + compile time;
+    faulted_mib_per_step the memory each step touches for the first time since it was mapped."""
     setup = build_setup(case_config(case, dtype), VOCAB)
     step_fn = make_train_step(setup.loss_fn, setup.optimizer, setup.schedule)
     batch, key = random_batch(), jax.random.PRNGKey(0)
@@ -78,7 +79,8 @@ def bench_train(case: str, dtype: str, repeats: int) -> None:
         holder["state"], metrics = compiled(holder["state"], batch, key)
         jax.block_until_ready(metrics["loss"])
 
-    report(median_rate(run, BATCH * SEQ_LEN, warmup=2, repeats=repeats), compile_s)
+    per_s, faulted = rate_and_faults(run, BATCH * SEQ_LEN, warmup=2, repeats=repeats)
+    report(per_s, compile_s, faulted_mib_per_step=faulted)
 
 
 def bench_curve(case: str, dtype: str, steps: int, ids: np.ndarray) -> None:

@@ -27,7 +27,7 @@ from torch import nn
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from bench_cases import (  # noqa: E402
     BATCH, CLIP, EMBED, EVAL_BATCH, LEARNING_RATE, SAMPLE_LENGTH, SAMPLE_TEMPERATURE, SEQ_LEN, TRAIN_CASES, VOCAB,
-    MATMUL_SIZE, eval_vocab, median_rate, worker_parser,
+    MATMUL_SIZE, eval_vocab, median_rate, rate_and_faults, worker_parser,
 )
 from bench_cases import report as report_line  # noqa: E402
 
@@ -84,7 +84,8 @@ def bench_train(case: str, repeats: int) -> None:
         holder["state"] = detach(state)
         synchronize()
 
-    report(median_rate(run, BATCH * SEQ_LEN, warmup=2, repeats=repeats), None)
+    per_s, faulted = rate_and_faults(run, BATCH * SEQ_LEN, warmup=2, repeats=repeats)
+    report(per_s, None, faulted_mib_per_step=faulted)
 
 
 def bench_sample(batch: int, case: str, repeats: int) -> None:

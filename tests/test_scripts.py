@@ -44,6 +44,7 @@ def test_bench_workers_time_the_real_train_step_and_sampler(tmp_path):
 
     train = run_bench_worker("train", "lstm_1x256", "--repeats", "1")
     assert train["per_s"] > 0 and train["compile_s"] > 0 and train["peak_mb"] > 100
+    assert train["faulted_mib_per_step"] > 0
     sampled = run_bench_worker("sample", "1", "--model", "lstm_1x256", "--repeats", "1")
     assert sampled["per_s"] > 0 and sampled["compile_s"] >= 0
     ids = tmp_path / "ids.npy"
