@@ -7,7 +7,8 @@ cell's ``step`` (tested in values and gradients). Its custom VJP:
 
 - the forward scan keeps only what the backward pass needs: the outputs
   ``h_t`` and the small per-step residuals each cell names (the activated gates),
-  written over the input projections for ``Gates(in_place=True)`` (the LSTM's);
+  written over the input projections for ``Gates(in_place=True)`` (the LSTM's
+  and the GRU's);
 - the reverse scan does one matmul per step, ``dz_t @ w_hh.T``, for the
   gradient that flows to the previous step, and for ``in_place`` gates writes
   the gate gradients over the residuals, so that no [time, batch, gates]
@@ -61,7 +62,7 @@ class Gates(NamedTuple):
     The forward scan writes each ``overwrite`` over its ``x_t`` and stacks ``extra`` over time; the reverse
     scan writes each ``dx_t`` over its ``overwrite`` and the arrays of ``dhz_t`` over its ``extra``. Set it
     only if every read of ``x_t`` in ``forward`` feeds the residual (the carry is computed from the
-    residual), as in the LSTM.
+    residual), as in the LSTM and the GRU.
     """
 
     forward: Callable

@@ -39,22 +39,24 @@ def _lstm_backward(residual, dh, dc, before, after):
 
 
 def _gru_forward(x, hz, carry):
-    """carry (h, None); residual: r, z, n and the recurrent part of n, each [batch, hidden]."""
+    """x: the blocks r, z, n [batch, hidden]; carry (h, None); residual: r, z, n and, as the extra, the
+    recurrent part of n."""
     h, _ = carry
-    hidden = h.shape[-1]
-    r, z = jnp.split(sigmoid(x[:, : 2 * hidden] + hz[:, : 2 * hidden]), 2, axis=-1)
-    x_n, h_n = x[:, 2 * hidden :], hz[:, 2 * hidden :]
+    x_r, x_z, x_n = x
+    hz_r, hz_z, h_n = jnp.split(hz, 3, axis=-1)
+    r, z = sigmoid(x_r + hz_r), sigmoid(x_z + hz_z)
     n = jnp.tanh(x_n + r * h_n)
     h = (1.0 - z) * n + z * h
-    return (h, None), h, (r, z, n, h_n)
+    return (h, None), h, ((r, z, n), h_n)
 
 
 def _gru_backward(residual, dh, d_rest, before, after):
-    r, z, n, h_n = residual
+    """The gradient of n's recurrent part is ``dn * r``, not ``dn``: dhz replaces dx's n-block."""
+    (r, z, n), h_n = residual
     dn = dh * (1.0 - z) * (1.0 - n * n)
     dr = dn * h_n * r * (1.0 - r)
     dz = dh * (before[0] - n) * z * (1.0 - z)
-    return jnp.concatenate([dr, dz, dn], axis=-1), jnp.concatenate([dr, dz, dn * r], axis=-1), dh * z, None
+    return (dr, dz, dn), (None, None, dn * r), dh * z, None
 
 
 def _rnn_forward(x, hz, carry):
@@ -69,5 +71,5 @@ def _rnn_backward(residual, dh, d_rest, before, after):
 
 
 LSTM_GATES = Gates(_lstm_forward, _lstm_backward, in_place=True, blocks=4)  # every read of x feeds acts
-GRU_GATES = Gates(_gru_forward, _gru_backward)
+GRU_GATES = Gates(_gru_forward, _gru_backward, in_place=True, blocks=3)  # every read of x feeds r, z or n
 RNN_GATES = Gates(_rnn_forward, _rnn_backward)
