@@ -51,18 +51,16 @@ from rnngen.models.matmuls import matmul, weight_gradient
 class Gates(NamedTuple):
     """A cell's per-step math; the carry is ``(h, rest)`` with ``h`` [batch, hidden].
 
-    ``blocks``: ``x_t`` reaches ``forward`` as a tuple of that many equal blocks [batch, gates / blocks] (one
-    per gate) instead of one array, each read straight from the [time, batch, gates] buffer; XLA's CPU code
-    for a slice of a step it read is scalar.
-
-    ``in_place``: the residual is a pair ``(overwrite, extra)``, ``overwrite`` of ``x_t``'s structure and
-    ``extra`` one array [batch, ...] or None, and ``backward`` receives that pair and returns a ``dx_t`` of
-    ``x_t``'s structure and a ``dhz_t`` that is None (the same as ``dx_t``) or a tuple of ``blocks`` entries,
-    each None (the same as that block of ``dx_t``) or an array; the arrays, joined, have ``extra``'s shape.
-    The forward scan writes each ``overwrite`` over its ``x_t`` and stacks ``extra`` over time; the reverse
-    scan writes each ``dx_t`` over its ``overwrite`` and the arrays of ``dhz_t`` over its ``extra``. Set it
-    only if every read of ``x_t`` in ``forward`` feeds the residual (the carry is computed from the
-    residual), as in the LSTM and the GRU.
+    ``in_place``: the residual is a pair ``(overwrite, extra)``, ``overwrite`` an array of ``x_t``'s shape and
+    ``extra`` one array [batch, ...] or None. The forward scan writes each ``overwrite`` over its ``x_t`` and
+    stacks ``extra`` over time. ``backward`` receives the pair, ``overwrite`` as a tuple of ``blocks`` equal
+    blocks [batch, gates / blocks] (one per gate; an array if ``blocks`` is 1), and returns ``dx_t`` in the
+    same blocks and a ``dhz_t`` that is None (the same as ``dx_t``) or a tuple of ``blocks`` entries, each
+    None (the same as that block of ``dx_t``) or an array; the arrays, joined, have ``extra``'s shape. The
+    reverse scan writes each ``dx_t`` over its ``overwrite`` and the arrays of ``dhz_t`` over its ``extra``.
+    Each block is its own dynamic slice of the buffer: XLA's CPU code for a slice of a step it read is scalar
+    (the LSTM's backward gate arithmetic took twice as long). Set ``in_place`` only if every read of ``x_t``
+    in ``forward`` feeds the residual (the carry is computed from the residual), as in the LSTM and the GRU.
     """
 
     forward: Callable
@@ -88,23 +86,23 @@ def _forward_scan(gates: Gates, w_hh, b_hh, xs, carry, compute_dtype):
 
     if not gates.in_place:
 
-        def body(carry, t):
-            carry, outputs, residual = step(carry, read_blocks(xs, t, gates.blocks))
+        def body(carry, x_t):
+            carry, outputs, residual = step(carry, x_t)
             return carry, (outputs, residual)
 
-        final, ((hs, rests), residuals) = jax.lax.scan(body, carry, jnp.arange(xs.shape[0]))
+        final, ((hs, rests), residuals) = jax.lax.scan(body, carry, xs)
         return hs, final, rests, residuals
 
-    residual = jax.eval_shape(lambda: step(carry, read_blocks(xs, 0, gates.blocks))[2])
+    residual = jax.eval_shape(step, carry, xs[0])[2]
     if not (isinstance(residual, tuple) and len(residual) == 2):
         raise ValueError(f"Gates(in_place=True) needs the forward's residual to be a pair, got {residual}")
-    _check_in_place(jax.eval_shape(joined, residual[0]), xs, "the forward's residual")
+    _check_in_place(residual[0], xs, "the forward's residual")
 
     def overwriting_step(carry, t, values):
         carry, outputs, (overwrite, extra) = step(carry, values[0])
         return carry, (overwrite,), (outputs, extra)
 
-    final, (buffer,), ((hs, rests), extras) = scan_overwriting(overwriting_step, carry, (xs,), (gates.blocks,))
+    final, (buffer,), ((hs, rests), extras) = scan_overwriting(overwriting_step, carry, (xs,), (1,))
     return hs, final, rests, (buffer, extras)
 
 
