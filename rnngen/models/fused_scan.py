@@ -126,6 +126,11 @@ def _shift_right(first: Any, stacked: Any) -> Any:
     return jax.tree.map(lambda f, s: jnp.concatenate([f[None].astype(s.dtype), s[:-1]]), first, stacked)
 
 
+def _step_before(first: Any, stacked: Any, t) -> Any:
+    """Step ``t`` of :func:`_shift_right` (``first`` at step 0), read without building the shifted copy."""
+    return jax.tree.map(lambda f, s: jnp.where(t > 0, s[jnp.maximum(t - 1, 0)], f.astype(s.dtype)), first, stacked)
+
+
 def _step(stacked: Any, t) -> Any:
     """Step ``t`` of each leaf of a pytree stacked over time."""
     return jax.tree.map(lambda leaf: leaf[t], stacked)
@@ -168,13 +173,14 @@ def _gate_gradient_columns(dxs: jax.Array, extras: jax.Array | None, replaced: t
 def _fused_backward(gates, compute_dtype, saved, cotangents):
     w_hh, b_hh, carry0, hs, rests, residuals = saved
     d_hs, (d_h_final, d_rest_final) = cotangents
-    hs_before, rests_before = _shift_right(carry0[0], hs), _shift_right(carry0[1], rests)
+    hs_before = _shift_right(carry0[0], hs)  # whole, for the weight gradient
     w_t = w_hh.T.astype(compute_dtype)
 
     def backward_step(carry, t, residual):
         """-> (carry for step t - 1, dx_t, dhz_t as the gates returned it)."""
         dh_next, d_rest = carry
-        before, after = _step((hs_before, rests_before), t), _step((hs, rests), t)
+        before = (hs_before[t], _step_before(carry0[1], rests, t))  # no shifted copy of the rest (c)
+        after = _step((hs, rests), t)
         dx, dhz, dh_direct, d_rest = gates.backward(residual, d_hs[t] + dh_next, d_rest, before, after)
         dh_prev = matmul(joined(_merged(dx, dhz)), w_t, compute_dtype)
         dh_prev = dh_prev if dh_direct is None else dh_prev + dh_direct
