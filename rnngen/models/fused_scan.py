@@ -61,6 +61,7 @@ class Gates(NamedTuple):
     Each block is its own dynamic slice of the buffer: XLA's CPU code for a slice of a step it read is scalar
     (the LSTM's backward gate arithmetic took twice as long). Set ``in_place`` only if every read of ``x_t``
     in ``forward`` feeds the residual (the carry is computed from the residual), as in the LSTM and the GRU.
+    ``blocks`` matters to in-place gates only.
     """
 
     forward: Callable
