@@ -93,11 +93,12 @@ def test_optimized_model_loss_and_gradients_equal_the_reference(cell, input_kind
         np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-5)
 
 
-def test_bfloat16_compute_keeps_float32_gradients_close_to_float32():
+@pytest.mark.parametrize("cell", ["lstm", "gru"])
+def test_bfloat16_compute_keeps_float32_gradients_close_to_float32(cell):
     tokens = jax.random.randint(jax.random.PRNGKey(3), (BATCH, TIME), 0, VOCAB)
     targets = jnp.roll(tokens, -1, axis=1)
-    value, grads = loss_and_grads(model_config("lstm"), tokens, targets)
-    bf16_value, bf16_grads = loss_and_grads(model_config("lstm"), tokens, targets, compute_dtype="bfloat16")
+    value, grads = loss_and_grads(model_config(cell), tokens, targets)
+    bf16_value, bf16_grads = loss_and_grads(model_config(cell), tokens, targets, compute_dtype="bfloat16")
     assert bf16_value.dtype == jnp.float32
     np.testing.assert_allclose(bf16_value, value, rtol=2e-2)
     for got, want in zip(jax.tree.leaves(bf16_grads), jax.tree.leaves(grads)):
