@@ -15,6 +15,8 @@ from rnngen.training.steps import make_loss_fn
 
 BATCH, TIME, INPUT, HIDDEN, VOCAB = 3, 7, 4, 5, 11
 CELLS = [LSTMCell, GRUCell, SimpleRNNCell]
+# The buffers and temporaries of the compiled program are checked on XLA's CPU backend, whose program they describe.
+cpu_program = pytest.mark.skipif(jax.default_backend() != "cpu", reason="checks the program XLA compiles for CPU")
 
 
 def random_carry(cell, key):
@@ -121,6 +123,7 @@ def compiled_recurrence_gradient(cell, time, batch, input_size):
     return jax.jit(jax.grad(loss, argnums=(0, 1))).lower(params, inputs).compile()
 
 
+@cpu_program
 @pytest.mark.parametrize("cell_class,num_gates", [(LSTMCell, 4), (GRUCell, 3)])
 def test_the_gradient_keeps_the_gates_and_their_gradients_in_the_input_projections_buffer(cell_class, num_gates):
     """No zero-filled or copied [time, batch, gates] buffer: the forward scan writes the activated gates
@@ -133,6 +136,7 @@ def test_the_gradient_keeps_the_gates_and_their_gradients_in_the_input_projectio
     assert re.search(gates, hlo), "the test's pattern matches no buffer of the gates' shape"
 
 
+@cpu_program
 def test_the_gru_gradient_stacks_one_hidden_sized_buffer_besides_the_outputs():
     """The GRU's residual keeps r, z and n in the projection's buffer and only the recurrent part of n as a
     stacked extra, which the backward overwrites with the n-block of its recurrent gradient. The compiled
