@@ -158,6 +158,11 @@ def _replaced_blocks(dhz: Any) -> tuple[int, ...]:
     return () if dhz is None else tuple(k for k, block in enumerate(dhz) if block is not None)
 
 
+def _replacements(dhz: tuple, replaced: tuple) -> jax.Array:
+    """The blocks of ``dhz`` that replace those of ``dx``, joined: what is written over the extra residual."""
+    return joined(tuple(dhz[k] for k in replaced))
+
+
 def _gate_gradient_columns(dxs: jax.Array, extras: jax.Array | None, replaced: tuple, blocks: int) -> list:
     """The stacked dhz [time, batch, gates] of in-place gates as column groups in gate order: ``dxs`` whole,
     or, where blocks were replaced, each block of ``dxs`` or its replacement in ``extras``."""
@@ -217,11 +222,11 @@ def _reverse_scan_in_place(gates: Gates, backward_step: Callable, end: Any, resi
     if replaced:
         if extras is None:
             raise ValueError("Gates(in_place=True) needs an extra residual to replace blocks of the backward's dhz")
-        _check_in_place(jax.eval_shape(joined, tuple(dhz[k] for k in replaced)), extras, "dhz's arrays")
+        _check_in_place(jax.eval_shape(lambda d: _replacements(d, replaced), dhz), extras, "dhz's arrays")
 
     def overwriting_step(carry, t, values):
         carry, dx, dhz = backward_step(carry, t, values)
-        extra = values[1] if not replaced else joined(tuple(dhz[k] for k in replaced))
+        extra = values[1] if not replaced else _replacements(dhz, replaced)
         return carry, (dx, extra), None
 
     blocks = (gates.blocks, 1)
