@@ -9,6 +9,7 @@ import sys
 from rnngen.config import KEY_HELP, base_config
 from rnngen.errors import TrainingInterrupted, UsageError
 from rnngen.escapes import unescape
+from rnngen.xla_flags import prefer_wide_vectors
 
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
@@ -212,6 +213,7 @@ def quiet_library_logs() -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    prefer_wide_vectors()  # before JAX starts: XLA reads XLA_FLAGS once
     parser = build_parser()
     args, extra = parser.parse_known_args(argv)
     if extra and args.command != "train":

@@ -36,6 +36,7 @@ from rnngen.sampling import sample  # noqa: E402
 from rnngen.training.compile_ahead import compile_ahead  # noqa: E402
 from rnngen.training.setup import build_setup  # noqa: E402
 from rnngen.training.steps import make_eval_step, make_train_step  # noqa: E402
+from rnngen.xla_flags import prefer_wide_vectors  # noqa: E402
 
 
 def report(per_s: float, compile_s: float | None, **extra) -> None:
@@ -153,6 +154,7 @@ def bench_matmul(repeats: int) -> None:
 
 
 def main(argv=None) -> None:
+    prefer_wide_vectors()  # as the rnngen command does, before JAX starts
     parser = worker_parser(__doc__, ["train", "curve", "sample", "eval", "matmul"])
     parser.add_argument("--dtype", default="float32", choices=["float32", "bfloat16"])
     parser.add_argument("--steps", type=int, default=500, help="curve: training steps")

@@ -17,8 +17,8 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 ENV = {**os.environ, "PYTHONPATH": REPO}  # the package is importable from any working directory
 
 
-def rnngen(*args, check=True, cwd=REPO):
-    result = subprocess.run(RNNGEN + list(args), capture_output=True, text=True, timeout=300, cwd=cwd, env=ENV)
+def rnngen(*args, check=True, cwd=REPO, env=ENV):
+    result = subprocess.run(RNNGEN + list(args), capture_output=True, text=True, timeout=300, cwd=cwd, env=env)
     if check and result.returncode != 0:
         raise AssertionError(f"rnngen {' '.join(args)} failed ({result.returncode}):\n{result.stderr}")
     return result
@@ -52,6 +52,18 @@ def test_sample_prints_prompt_and_is_reproducible(trained_workdir):
     assert len(samples) == 2 and all(s.startswith("KING") for s in samples)
     other = rnngen(*args[:-4], "--seed", "4", "--checkpoint", "best").stdout
     assert other != first
+
+
+@pytest.mark.parametrize("user_flags, wide", [("", True), ("--xla_cpu_prefer_vector_width=256", False)])
+def test_the_command_compiles_for_512_bit_vectors_unless_xla_flags_name_a_width(trained_workdir, tmp_path, user_flags,
+                                                                                wide):
+    """XLA dumps each compiled program's non-default options: the sampler's show the command's width."""
+    dump = tmp_path / "xla"
+    env = {**ENV, "XLA_FLAGS": f"--xla_dump_to={dump} {user_flags}"}
+    rnngen("sample", "--workdir", trained_workdir, "--length", "5", env=env)
+    options = [path.read_text() for path in dump.glob("*jit_sample*.debug_options")]
+    assert options, sorted(path.name for path in dump.iterdir())[:20]
+    assert all(("xla_cpu_prefer_vector_width: 512" in text) == wide for text in options)
 
 
 @pytest.mark.parametrize(
