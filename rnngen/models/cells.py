@@ -31,7 +31,7 @@ import jax.numpy as jnp
 from flax import nnx
 
 from rnngen.errors import UsageError
-from rnngen.models.fused_scan import fused_scan
+from rnngen.models.fused_scan import fused_scan, gate_step
 from rnngen.models.gates import GRU_GATES, LSTM_GATES, RNN_GATES
 from rnngen.models.projection import project
 
@@ -102,6 +102,12 @@ class RecurrentCell(nnx.Module):
         carry, hs = jax.lax.scan(self.step, carry, projected)
         return hs, carry
 
+    def scan_step(self, carry: Carry, x_t: jax.Array) -> tuple[Carry, jax.Array]:
+        """One step of ``recur``'s recurrence, (carry, x_t [batch, proj]) -> (carry, h_t [batch, hidden]), for
+        schedules that run the steps themselves (evaluation's wavefront, :mod:`rnngen.models.wavefront`):
+        ``step``; the built-in cells run their ``fused_scan`` step."""
+        return self.step(carry, x_t)
+
     def __call__(self, xs: jax.Array, carry: Carry) -> tuple[jax.Array, Carry]:
         """xs [batch, time, input], carry -> (hs [batch, time, hidden], final carry)."""
         hs, carry = self.recur(self.project_inputs(jnp.swapaxes(xs, 0, 1)), carry)
@@ -111,6 +117,12 @@ class RecurrentCell(nnx.Module):
 def compute_dtype_of(cell: nnx.Module):
     """The dtype of a cell's matmul operands (``compute_dtype``, float32 unless set)."""
     return getattr(cell, "compute_dtype", jnp.float32)
+
+
+def _single_state_step(cell, gates, b_hh, h: jax.Array, x_t: jax.Array) -> tuple[jax.Array, jax.Array]:
+    """:meth:`RecurrentCell.scan_step` of a cell whose carry is h alone (the RNN, the GRU)."""
+    (h, _), h, _ = gate_step(gates, cell.w_hh[...], b_hh, x_t, (h, None), compute_dtype_of(cell))
+    return h, h
 
 
 @register_cell("rnn")
@@ -133,6 +145,9 @@ class SimpleRNNCell(RecurrentCell):
     def recur(self, projected, h):
         hs, (h, _) = fused_scan(RNN_GATES, self.w_hh[...], None, projected, (h, None), compute_dtype_of(self))
         return hs, h
+
+    def scan_step(self, h, x_t):
+        return _single_state_step(self, RNN_GATES, None, h, x_t)
 
 
 @register_cell("gru")
@@ -167,6 +182,9 @@ class GRUCell(RecurrentCell):
         hs, (h, _) = fused_scan(GRU_GATES, w_hh, b_hh, projected, (h, None), compute_dtype_of(self))
         return hs, h
 
+    def scan_step(self, h, x_t):
+        return _single_state_step(self, GRU_GATES, self.b_hh[...], h, x_t)
+
 
 @register_cell("lstm")
 class LSTMCell(RecurrentCell):
@@ -192,6 +210,10 @@ class LSTMCell(RecurrentCell):
 
     def recur(self, projected, carry):
         return fused_scan(LSTM_GATES, self.w_hh[...], None, projected, tuple(carry), compute_dtype_of(self))
+
+    def scan_step(self, carry, x_t):
+        carry, h, _ = gate_step(LSTM_GATES, self.w_hh[...], None, x_t, tuple(carry), compute_dtype_of(self))
+        return carry, h
 
     def step(self, carry, x_t):
         h, c = carry

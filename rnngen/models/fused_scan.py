@@ -70,6 +70,14 @@ class Gates(NamedTuple):
     blocks: int = 1
 
 
+def gate_step(gates: Gates, w_hh, b_hh, x_t, carry, compute_dtype):
+    """One step of the recurrence: x_t [batch, gates], carry (h, rest) -> (carry, h_t [batch, hidden], residual)."""
+    hz = matmul(carry[0], w_hh, compute_dtype)
+    if b_hh is not None:
+        hz = hz + b_hh
+    return gates.forward(x_t, hz, carry)
+
+
 def _forward_scan(gates: Gates, w_hh, b_hh, xs, carry, compute_dtype):
     """xs [time, batch, gates] -> (hs [time, batch, hidden], final carry, rests, residuals stacked over time).
 
@@ -79,10 +87,7 @@ def _forward_scan(gates: Gates, w_hh, b_hh, xs, carry, compute_dtype):
     """
 
     def step(carry, x_t):
-        hz = matmul(carry[0], w_hh, compute_dtype)
-        if b_hh is not None:
-            hz = hz + b_hh
-        carry, h_t, residual = gates.forward(x_t, hz, carry)
+        carry, h_t, residual = gate_step(gates, w_hh, b_hh, x_t, carry, compute_dtype)
         return carry, (h_t, carry[1]), residual
 
     if not gates.in_place:

@@ -21,6 +21,7 @@ from flax import nnx
 
 from rnngen.errors import UsageError
 from rnngen.models.cells import Carry, get_cell
+from rnngen.models.wavefront import wavefront as run_wavefront
 
 INPUT_KINDS = ("embedding", "one_hot")
 FOLD_SMALL_VOCAB = 256  # see RNNLanguageModel.first_projection
@@ -110,13 +111,22 @@ class RNNLanguageModel(nnx.Module):
         *,
         dropout_key: jax.Array | None = None,
         time_major: bool = False,
+        wavefront: bool = False,
     ) -> tuple[jax.Array, tuple[Carry, ...]]:
         """tokens [batch, time], carry -> (hidden [batch, time, hidden] after the last dropout, final carry).
 
         With ``time_major`` the hidden states come as [time, batch, hidden]: the
         layers run time-major, so this saves a transpose (the loss transposes
-        its targets instead).
+        its targets instead). With ``wavefront`` the layers run in the wavefront
+        schedule (:mod:`rnngen.models.wavefront`), each cell's ``scan_step`` in one
+        scan: the same values, faster for a forward pass; evaluation uses it, so it
+        takes no ``dropout_key``.
         """
+        if wavefront:
+            if dropout_key is not None:
+                raise ValueError("the wavefront schedule is for forward passes without dropout: no dropout_key")
+            hidden, final = run_wavefront(self.layers, self.first_inputs(tokens.T), tokens.shape[1], carry)
+            return (hidden if time_major else jnp.swapaxes(hidden, 0, 1)), final
         num_layers = len(self.layers)
         keys = [None] * (num_layers + 1) if dropout_key is None else list(jax.random.split(dropout_key, num_layers + 1))
         xs = self.first_projection(tokens.T, keys[0])
@@ -139,13 +149,28 @@ class RNNLanguageModel(nnx.Module):
         token, for a fraction of the work. In the sampling loop XLA hoists the
         table out of the loop, so each new token costs a gather, not a matmul.
         """
-        first = self.layers[0]
         input_dropout = dropout_key is not None and self.dropout_rate > 0.0
-        fold = self.vocab_size <= FOLD_SMALL_VOCAB or tokens.size >= self.vocab_size
-        if input_dropout or not fold:
-            return first.project_inputs(dropout(self.embed_tokens(tokens), self.dropout_rate, dropout_key))
-        table = self.input_table()
-        return jnp.take(first.project_inputs(table), tokens, axis=0, mode="clip")  # ids are < vocab: no fill select
+        if input_dropout or not self.folds_first_projection(tokens):
+            return self.layers[0].project_inputs(dropout(self.embed_tokens(tokens), self.dropout_rate, dropout_key))
+        return jnp.take(self.projected_table(), tokens, axis=0, mode="clip")  # ids are < vocab: no fill select
+
+    def folds_first_projection(self, tokens: jax.Array) -> bool:
+        """Whether the first layer projects the vocabulary once instead of every token (see first_projection)."""
+        return self.vocab_size <= FOLD_SMALL_VOCAB or tokens.size >= self.vocab_size
+
+    def projected_table(self) -> jax.Array:
+        """The first layer's input projection of every token: [vocab, proj]."""
+        return self.layers[0].project_inputs(self.input_table())
+
+    def first_inputs(self, tokens: jax.Array):
+        """tokens [time, batch] -> ``t -> the first layer's projected inputs at step t [batch, proj]``, for
+        the wavefront: rows of the projected vocabulary table gathered at each step when it folds (no
+        [time, batch, proj] buffer), else steps of :meth:`first_projection` (no dropout)."""
+        if not self.folds_first_projection(tokens):
+            projected = self.first_projection(tokens, None)
+            return lambda t: projected[t]
+        table = self.projected_table()
+        return lambda t: jnp.take(table, tokens[t], axis=0, mode="clip")
 
     def input_table(self) -> jax.Array:
         """Every token's input vector: the embedding matrix, or the identity for one-hot inputs [vocab, input]."""

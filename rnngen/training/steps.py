@@ -36,21 +36,23 @@ COMPUTE_DTYPES = {"float32": jnp.float32, "bfloat16": jnp.bfloat16}
 
 
 def make_loss_fn(graphdef: nnx.GraphDef, loss_chunk_size: int, compute_dtype: str = "float32") -> LossFn:
-    """(params, tokens [batch, time], carry, targets [batch, time], mask [batch, time], dropout_key=None)
-    -> (nll in nats summed over masked tokens [], final carry).
+    """(params, tokens [batch, time], carry, targets [batch, time], mask [batch, time], dropout_key=None,
+    wavefront=False) -> (nll in nats summed over masked tokens [], final carry).
 
     The output layer and the loss run in chunks of tokens (``rnngen.training.losses``);
     ``loss_chunk_size`` is the ``train.loss_chunk_size`` setting, resolved against
     each traced batch shape, so train and eval batches each get their own chunks.
     ``compute_dtype`` (``train.compute_dtype``) is the dtype of the matmul operands;
     the parameters, their gradients, the carry and the loss stay float32.
+    ``wavefront`` runs the layers in the wavefront schedule (evaluation; see
+    :mod:`rnngen.models.wavefront`).
     """
     dtype = COMPUTE_DTYPES[compute_dtype]
 
-    def loss_fn(params, tokens, carry, targets, mask, dropout_key=None):
+    def loss_fn(params, tokens, carry, targets, mask, dropout_key=None, wavefront=False):
         model = nnx.merge(graphdef, params)
         model.set_compute_dtype(dtype)
-        hidden, carry = model.features(tokens, carry, dropout_key=dropout_key, time_major=True)
+        hidden, carry = model.features(tokens, carry, dropout_key=dropout_key, time_major=True, wavefront=wavefront)
         chunk_size = resolve_chunk_size(loss_chunk_size, targets.size, model.vocab_size)
         arrays = jax.tree.map(lambda array: array.astype(dtype), model.output_params())
         total = nll_sum(output_layer, arrays, hidden.astype(dtype), targets.T, mask.T, chunk_size)
@@ -127,11 +129,11 @@ def make_eval_step(loss_fn: LossFn):
 
     inputs, targets: int32 [batch, time]; mask: float32 [batch, time], 1 for real targets;
     nll_sum: nats summed over the masked tokens; count: the number of those tokens.
-    ``loss_fn`` is :func:`make_loss_fn`'s.
+    ``loss_fn`` is :func:`make_loss_fn`'s; the layers run in the wavefront schedule.
     """
 
     def eval_step(params, carry, inputs, targets, mask):
-        total, carry = loss_fn(params, inputs, carry, targets, mask)
+        total, carry = loss_fn(params, inputs, carry, targets, mask, wavefront=True)
         return total, jnp.sum(mask), carry
 
     return jax.jit(eval_step)
