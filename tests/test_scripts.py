@@ -72,3 +72,13 @@ def test_bench_kernels_prints_every_measurement():
     assert all(float(line.split()[-2]) > 0 for line in loops), loops  # JAX, then PyTorch or "-"
     assert all(float(line.split()[-1]) > 0 for line in gates), gates
     assert lines[-1].startswith("first touch of fresh memory: ") and float(lines[-1].split()[-6]) > 0, lines[-1]
+
+
+def test_bench_wavefront_times_three_schedules_of_the_same_nll():
+    """The script checks that the three programs compute the same nll before it times them."""
+    command = [sys.executable, os.path.join(REPO, "scripts", "bench_wavefront.py"), "--rounds", "1"]
+    done = subprocess.run(command, check=True, cwd=REPO, env=ENV, capture_output=True, text=True, timeout=600)
+    lines = done.stdout.splitlines()
+    assert len(lines) == 4 and lines[0].startswith("lstm_2x512 eval step"), done.stdout
+    assert [line.split()[0] for line in lines[1:]] == ["layered", "wavefront,", "wavefront"], done.stdout
+    assert all(float(line.split()[-1]) > 0 for line in lines[1:]), done.stdout
