@@ -79,6 +79,6 @@ def test_bench_wavefront_times_three_schedules_of_the_same_nll():
     command = [sys.executable, os.path.join(REPO, "scripts", "bench_wavefront.py"), "--rounds", "1"]
     done = subprocess.run(command, check=True, cwd=REPO, env=ENV, capture_output=True, text=True, timeout=600)
     lines = done.stdout.splitlines()
-    assert len(lines) == 4 and lines[0].startswith("lstm_2x512 eval step"), done.stdout
+    assert len(lines) == 4 and lines[0].startswith("lstm_2x512 eval loss, batch 64"), done.stdout
     assert [line.split()[0] for line in lines[1:]] == ["layered", "wavefront,", "wavefront"], done.stdout
     assert all(float(line.split()[-1]) > 0 for line in lines[1:]), done.stdout

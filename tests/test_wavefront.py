@@ -8,6 +8,7 @@ from flax import nnx
 
 from rnngen.config import base_config
 from rnngen.models import RecurrentCell, build_model, register_cell, zero_carry
+from rnngen.models.wavefront import MIN_BATCH
 from rnngen.training.setup import build_setup
 from rnngen.training.steps import make_eval_step
 
@@ -105,15 +106,17 @@ def scan_lengths(jaxpr) -> list[int]:
     return lengths
 
 
-def test_the_eval_step_runs_the_wavefront_and_sums_the_layered_nll():
+@pytest.mark.parametrize("batch, scans", [(MIN_BATCH, [11]), (MIN_BATCH - 1, [10, 10])])
+def test_the_eval_step_runs_the_wavefront_from_min_batch_rows_and_sums_the_layered_nll(batch, scans):
+    """One scan of time + layers - 1 iterations (the wavefront), or one per layer below MIN_BATCH rows."""
     config = base_config()
     config.model.update(dict(model_config("gru", 2)))
     setup = build_setup(config, 13)
-    inputs, targets = random_tokens(13, (4, 10)), random_tokens(13, (4, 10), seed=2)
-    mask, carry = jnp.ones((4, 10)), random_carry(setup.model, 4)
+    inputs, targets = random_tokens(13, (batch, 10)), random_tokens(13, (batch, 10), seed=2)
+    mask, carry = jnp.ones((batch, 10)), random_carry(setup.model, batch)
     eval_step = make_eval_step(setup.loss_fn)
-    assert scan_lengths(jax.make_jaxpr(eval_step)(setup.state.params, carry, inputs, targets, mask)) == [11]
+    assert scan_lengths(jax.make_jaxpr(eval_step)(setup.state.params, carry, inputs, targets, mask)) == scans
     total, count, final = eval_step(setup.state.params, carry, inputs, targets, mask)
     want_total, want_final = setup.loss_fn(setup.state.params, inputs, carry, targets, mask)
-    assert float(count) == 40 and float(total) == pytest.approx(float(want_total), rel=1e-5)
+    assert float(count) == batch * 10 and float(total) == pytest.approx(float(want_total), rel=1e-5)
     assert_trees_close(final, want_final)

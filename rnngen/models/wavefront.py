@@ -11,10 +11,12 @@ which for a small vocabulary gathers rows of the projected vocabulary table
 inside the scan, so that no ``[time, batch, proj]`` buffer is built.
 
 It computes the same values as the layered schedule (tested) and ran
-evaluation faster on CPU (the README's Performance section,
-``scripts/bench_wavefront.py``). It is meant for forward passes: autodiff runs
-through it, but training keeps the layered schedule and its hand-written
-backward pass (:mod:`rnngen.models.fused_scan`).
+evaluation faster on CPU from ``MIN_BATCH`` rows up (the README's Performance
+section, ``scripts/bench_wavefront.py``); with fewer rows, each upper layer's
+per-step projection re-reads its weights for too little work, and the layered
+schedule is faster. It is meant for forward passes: autodiff runs through it,
+but training keeps the layered schedule and its hand-written backward pass
+(:mod:`rnngen.models.fused_scan`).
 """
 
 from __future__ import annotations
@@ -23,6 +25,8 @@ from typing import Any, Callable, Sequence
 
 import jax
 import jax.numpy as jnp
+
+MIN_BATCH = 16  # the smallest batch that evaluation runs in the wavefront (see the module docstring)
 
 
 def _outputs_like(layers: Sequence[Any], first_input: Callable, carry: tuple) -> tuple:

@@ -15,6 +15,7 @@ import optax
 from flax import nnx
 
 from rnngen.models.language_model import output_layer
+from rnngen.models.wavefront import MIN_BATCH as WAVEFRONT_MIN_BATCH
 from rnngen.training.losses import nll_sum, resolve_chunk_size
 from rnngen.training.losses import token_nll  # noqa: F401  (re-exported: it used to live here)
 from rnngen.training.state import TrainState
@@ -129,11 +130,13 @@ def make_eval_step(loss_fn: LossFn):
 
     inputs, targets: int32 [batch, time]; mask: float32 [batch, time], 1 for real targets;
     nll_sum: nats summed over the masked tokens; count: the number of those tokens.
-    ``loss_fn`` is :func:`make_loss_fn`'s; the layers run in the wavefront schedule.
+    ``loss_fn`` is :func:`make_loss_fn`'s; the layers run in the wavefront schedule when the batch
+    has at least ``rnngen.models.wavefront.MIN_BATCH`` rows.
     """
 
     def eval_step(params, carry, inputs, targets, mask):
-        total, carry = loss_fn(params, inputs, carry, targets, mask, wavefront=True)
+        wavefront = inputs.shape[0] >= WAVEFRONT_MIN_BATCH
+        total, carry = loss_fn(params, inputs, carry, targets, mask, wavefront=wavefront)
         return total, jnp.sum(mask), carry
 
     return jax.jit(eval_step)
