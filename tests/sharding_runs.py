@@ -26,7 +26,8 @@ import numpy as np
 from rnngen import cli
 from helpers import cli_overrides
 
-STEPS = {"train.batch_size": 8, "train.eval_batch_size": 8, "train.num_steps": 20, "train.eval_every": 10,
+# eval_batch_size 16: evaluation runs the wavefront schedule (rnngen.models.wavefront.MIN_BATCH)
+STEPS = {"train.batch_size": 8, "train.eval_batch_size": 16, "train.num_steps": 20, "train.eval_every": 10,
          "train.checkpoint_every": 10, "train.sample_length": 10}
 SAMPLE_ROWS = (8, 3)  # 8 rows are split over 8 devices; 3 are not (replicated)
 

@@ -64,6 +64,9 @@ def test_training_on_8_devices_gives_the_losses_of_1_device(runs):
     one, eight = losses(runs, "one"), losses(runs, "eight")
     assert len(one) == len(eight) == 20
     np.testing.assert_allclose(eight, one, rtol=1e-5)
+    validation = [[r["loss"] for r in read_metrics(str(runs / run), "validation")] for run in ("one", "eight")]
+    assert len(validation[0]) == 2  # evaluated in the wavefront schedule (16 rows), 2 rows per device on 8
+    np.testing.assert_allclose(validation[1], validation[0], rtol=1e-5)
     assert results(runs, "eight")["devices"] == 8 and results(runs, "one")["devices"] == 1
 
 
