@@ -126,17 +126,23 @@ class RNNLanguageModel(nnx.Module):
             if dropout_key is not None:
                 raise ValueError("the wavefront schedule is for forward passes without dropout: no dropout_key")
             hidden, final = run_wavefront(self.layers, self.first_inputs(tokens.T), tokens.shape[1], carry)
-            return (hidden if time_major else jnp.swapaxes(hidden, 0, 1)), final
+        else:
+            hidden, final = self.layered_features(tokens.T, carry, dropout_key)
+        return (hidden if time_major else jnp.swapaxes(hidden, 0, 1)), final
+
+    def layered_features(self, tokens, carry, dropout_key):
+        """tokens [time, batch] -> (hidden [time, batch, hidden], final carry): each layer's whole ``recur``
+        in turn, with dropout on the embedded input, between layers and after the last one when keyed."""
         num_layers = len(self.layers)
         keys = [None] * (num_layers + 1) if dropout_key is None else list(jax.random.split(dropout_key, num_layers + 1))
-        xs = self.first_projection(tokens.T, keys[0])
+        xs = self.first_projection(tokens, keys[0])
         new_carry = []
         for index, (layer, layer_carry, key) in enumerate(zip(self.layers, carry, keys[1:])):
             projected = xs if index == 0 else layer.project_inputs(xs)
             xs, layer_carry = layer.recur(projected, layer_carry)
             xs = dropout(xs, self.dropout_rate, key)
             new_carry.append(layer_carry)
-        return (xs if time_major else jnp.swapaxes(xs, 0, 1)), tuple(new_carry)
+        return xs, tuple(new_carry)
 
     def first_projection(self, tokens: jax.Array, dropout_key: jax.Array | None) -> jax.Array:
         """tokens [time, batch] -> the first layer's projected inputs [time, batch, proj].
