@@ -312,13 +312,23 @@ TASK_NEVER_RETRIEVED = (
     "    loop = asyncio.new_event_loop(); task = loop.create_task(write())\n"
     "    loop.run_until_complete(asyncio.sleep(0)); loop.close(); del task; gc.collect()\n"
 )
+# Two gathers of writes, both failed, the first awaited: the second one's exception is never retrieved.
+GATHER_NEVER_RETRIEVED = (
+    "    async def save():\n        first, second = asyncio.gather(write()), asyncio.gather(write())\n"
+    "        await first\n"
+    "    loop = asyncio.new_event_loop()\n"
+    "    try:\n        loop.run_until_complete(save())\n    except ValueError:\n        pass\n"
+    "    loop.close(); gc.collect()\n"
+)
 # Never started: Python warns when the coroutine is garbage-collected.
 COROUTINE_NEVER_AWAITED = "    coroutine = write(); del coroutine; gc.collect()\n"
 
 
 @pytest.mark.parametrize(
     "abandon, report",
-    [(TASK_NEVER_RETRIEVED, "Task exception was never retrieved"), (COROUTINE_NEVER_AWAITED, "was never awaited")],
+    [(TASK_NEVER_RETRIEVED, "Task exception was never retrieved"),
+     (GATHER_NEVER_RETRIEVED, "_GatheringFuture exception was never retrieved"),
+     (COROUTINE_NEVER_AWAITED, "was never awaited")],
 )
 def test_orbax_abandoned_writes_are_not_reported_but_others_are(abandon, report):
     result = run([sys.executable, "-c", ABANDONED_WRITES + abandon])

@@ -19,9 +19,10 @@ screenfuls of tracebacks:
     its own, and its callback's ``loop.call_soon_threadsafe`` raises
     "RuntimeError: Event loop is closed", reported with a traceback;
   - each write that failed beside the one whose exception propagates is an
-    asyncio task whose exception nobody retrieves; when the task is
-    garbage-collected, asyncio logs "Task exception was never retrieved" with
-    its traceback through the ``asyncio`` logger;
+    asyncio task, or a gathering future of several writes, whose exception
+    nobody retrieves; when it is garbage-collected, asyncio logs "Task (or
+    _GatheringFuture) exception was never retrieved" with its traceback through
+    the ``asyncio`` logger;
   - a write abandoned before it started is a coroutine never awaited: when it
     is garbage-collected, Python warns "coroutine '...' was never awaited"
     (a ``RuntimeWarning`` whose source is the coroutine), after rnngen's own
@@ -56,14 +57,26 @@ def _is_late_callback(unraisable) -> bool:
             and str(error) == "Event loop is closed")
 
 
-class _OrbaxTasksNeverRetrieved(logging.Filter):
-    """Drops asyncio's report of an Orbax task whose exception nobody retrieved.
+def _raised_in_orbax(record: logging.LogRecord) -> bool:
+    """Whether the record's exception was raised through a function of Orbax's."""
+    trace = record.exc_info[2] if record.exc_info else None
+    while trace is not None:
+        if _ORBAX_DIR in trace.tb_frame.f_code.co_filename:
+            return True
+        trace = trace.tb_next
+    return False
 
-    asyncio logs the task's repr, which names its coroutine and the file defining it."""
+
+class _OrbaxTasksNeverRetrieved(logging.Filter):
+    """Drops asyncio's report of an Orbax task or gathering future whose exception nobody retrieved.
+
+    asyncio logs a task's repr, which names its coroutine and the file defining it; a
+    gathering future's repr names neither, but its exception's traceback runs through Orbax."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()
-        return not (message.startswith("Task exception was never retrieved") and _ORBAX_DIR in message)
+        never_retrieved = message.split("\n", 1)[0].endswith("exception was never retrieved")
+        return not (never_retrieved and (_ORBAX_DIR in message or _raised_in_orbax(record)))
 
 
 def drop_abandoned_io_reports() -> None:
