@@ -9,6 +9,7 @@ import sys
 from rnngen.config import KEY_HELP, base_config
 from rnngen.errors import TrainingInterrupted, UsageError
 from rnngen.escapes import unescape
+from rnngen.huge_pages import restart_with_huge_pages
 from rnngen.xla_flags import prefer_wide_vectors
 
 EXIT_USAGE = 2
@@ -244,5 +245,13 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def command() -> int:
+    """The console entry point: ``rnngen train`` first restarts itself with malloc's huge pages
+    (:mod:`rnngen.huge_pages`), then every subcommand runs :func:`main` on ``sys.argv``."""
+    if sys.argv[1:2] == ["train"]:
+        restart_with_huge_pages()
+    return main()
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(command())

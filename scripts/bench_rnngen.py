@@ -36,6 +36,7 @@ from rnngen.sampling import sample  # noqa: E402
 from rnngen.training.compile_ahead import compile_ahead  # noqa: E402
 from rnngen.training.setup import build_setup  # noqa: E402
 from rnngen.training.steps import make_eval_step, make_train_step  # noqa: E402
+from rnngen.huge_pages import restart_with_huge_pages  # noqa: E402
 from rnngen.xla_flags import prefer_wide_vectors  # noqa: E402
 
 
@@ -159,6 +160,8 @@ def main(argv=None) -> None:
     parser.add_argument("--dtype", default="float32", choices=["float32", "bfloat16"])
     parser.add_argument("--steps", type=int, default=500, help="curve: training steps")
     args = parser.parse_args(argv)
+    if args.kind in ("train", "curve"):
+        restart_with_huge_pages()  # as `rnngen train` does
     if args.kind == "train":
         bench_train(args.arg, args.dtype, args.repeats)
     elif args.kind == "curve":

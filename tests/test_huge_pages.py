@@ -1,0 +1,115 @@
+"""``rnngen train`` restarts itself with glibc's malloc asking for transparent huge pages (rnngen.huge_pages).
+
+The restart tests run real processes: a child that calls
+:func:`restart_with_huge_pages` and then reports what its malloc did, and the real
+command, whose every interpreter start a ``sitecustomize`` module logs.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import os
+import platform
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+from rnngen.huge_pages import (
+    FIRST_GLIBC_WITH_TUNABLE, glibc_version, huge_pages_on_request, tunables_with_huge_pages,
+)
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+RESTARTS_HERE = (glibc_version() or (0, 0)) >= FIRST_GLIBC_WITH_TUNABLE and huge_pages_on_request()
+needs_restart = pytest.mark.skipif(not RESTARTS_HERE, reason="needs glibc 2.35+ and transparent huge pages on madvise")
+
+
+def test_the_tunable_is_added_to_the_others():
+    assert tunables_with_huge_pages("") == "glibc.malloc.hugetlb=1"
+    assert tunables_with_huge_pages("glibc.malloc.arena_max=2") == "glibc.malloc.arena_max=2:glibc.malloc.hugetlb=1"
+
+
+@pytest.mark.parametrize("tunables", ["glibc.malloc.hugetlb=0", "glibc.malloc.arena_max=2:glibc.malloc.hugetlb=2"])
+def test_a_hugetlb_setting_already_given_wins(tunables):
+    assert tunables_with_huge_pages(tunables) is None
+
+
+@pytest.mark.parametrize("setting, on_request", [
+    ("always [madvise] never\n", True), ("[always] madvise never\n", False), ("always madvise [never]\n", False),
+])
+def test_huge_pages_on_request_reads_the_kernel_setting(tmp_path, setting, on_request):
+    path = tmp_path / "enabled"
+    path.write_text(setting)
+    assert huge_pages_on_request(str(path)) is on_request
+    assert huge_pages_on_request(str(tmp_path / "missing")) is False
+
+
+@pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="glibc only")
+def test_glibc_version_is_the_running_one():
+    major, minor = platform.libc_ver()[1].split(".")[:2]
+    assert glibc_version() == (int(major), int(minor))
+
+
+CHILD = textwrap.dedent("""
+    import ctypes, os
+    print("start", os.getpid(), os.environ.get("GLIBC_TUNABLES", ""), flush=True)
+    from rnngen.huge_pages import restart_with_huge_pages
+    restart_with_huge_pages()
+    libc = ctypes.CDLL(None)
+    libc.malloc.restype = ctypes.c_void_p
+    size = 256 << 20  # well above malloc's largest mmap threshold (32 MiB), as XLA's step buffers are
+    ctypes.memset(libc.malloc(ctypes.c_size_t(size)), 1, size)
+    rollup = dict(line.split(":", 1) for line in open("/proc/self/smaps_rollup") if ":" in line)
+    print("huge_kb", rollup["AnonHugePages"].split()[0])
+""")
+
+
+def run_child(tunables: str | None) -> tuple[list[list[str]], int]:
+    """Runs CHILD -> (its "start" lines split, the KiB of its memory in huge pages)."""
+    env = {key: value for key, value in os.environ.items() if key != "GLIBC_TUNABLES"}
+    env["PYTHONPATH"] = REPO
+    if tunables is not None:
+        env["GLIBC_TUNABLES"] = tunables
+    out = subprocess.run([sys.executable, "-c", CHILD], capture_output=True, text=True, env=env, check=True).stdout
+    lines = [line.split() for line in out.splitlines()]
+    return [line for line in lines if line[0] == "start"], int(lines[-1][1])
+
+
+@needs_restart
+def test_the_restart_keeps_the_process_and_its_malloc_gets_huge_pages():
+    starts, huge_kb = run_child(None)
+    assert [line[2:] for line in starts] == [[], ["glibc.malloc.hugetlb=1"]]
+    assert starts[0][1] == starts[1][1]  # the same process id: execve, not a child process
+    assert huge_kb >= 128 << 10  # most of the 256 MiB block
+    kept_starts, kept_huge_kb = run_child("glibc.malloc.hugetlb=0")
+    assert len(kept_starts) == 1 and kept_huge_kb < huge_kb
+
+
+LOG_STARTS = 'import os, sys; open(os.environ["START_LOG"], "a").write(f"{os.getpid()} {os.environ.get(\'GLIBC_TUNABLES\', \'\')}\\n")\n'
+
+
+def command_starts(tmp_path, *args, tunables: str | None = None) -> list[list[str]]:
+    """Runs ``python -m rnngen.cli ARGS`` -> each interpreter start's [pid, GLIBC_TUNABLES...]."""
+    tmp_path.mkdir()
+    (tmp_path / "sitecustomize.py").write_text(LOG_STARTS)
+    log = tmp_path / "starts.log"
+    env = {key: value for key, value in os.environ.items() if key != "GLIBC_TUNABLES"}
+    env.update(PYTHONPATH=f"{tmp_path}{os.pathsep}{REPO}", START_LOG=str(log))
+    if tunables is not None:
+        env["GLIBC_TUNABLES"] = tunables
+    subprocess.run([sys.executable, "-m", "rnngen.cli", *args], capture_output=True, env=env, check=True, timeout=120)
+    return [line.split() for line in log.read_text().splitlines()]
+
+
+@needs_restart
+def test_rnngen_train_restarts_with_huge_pages_and_the_other_commands_do_not(tmp_path):
+    train = command_starts(tmp_path / "train", "train", "--help")
+    assert [start[1:] for start in train] == [[], ["glibc.malloc.hugetlb=1"]] and train[0][0] == train[1][0]
+    assert len(command_starts(tmp_path / "sample", "sample", "--help")) == 1
+    assert len(command_starts(tmp_path / "kept", "train", "--help", tunables="glibc.malloc.hugetlb=0")) == 1
+
+
+def test_the_console_script_is_the_restarting_entry_point():
+    scripts = importlib.metadata.entry_points(group="console_scripts", name="rnngen")
+    assert [script.value for script in scripts] == ["rnngen.cli:command"]
