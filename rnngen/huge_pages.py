@@ -64,12 +64,15 @@ def restart_with_huge_pages(environ: Mapping[str, str] = os.environ,
     """Replaces this process by the same command line (``sys.orig_argv``) with malloc's huge pages on.
 
     Returns without restarting where that would change nothing (see the module's
-    docstring) or where the restart fails. The restarted process finds the
-    tunable set and carries on.
+    docstring), where the program came from stdin or a prompt (it cannot run
+    again), or where the restart fails. The restarted process finds the tunable
+    set and carries on.
     """
     version = glibc_version()
     tunables = tunables_with_huge_pages(environ.get("GLIBC_TUNABLES", ""))
     if tunables is None or version is None or version < FIRST_GLIBC_WITH_TUNABLE or not huge_pages_on_request():
+        return
+    if sys.argv[0] in ("-", ""):  # a program read from stdin (gone once read) or typed in: it cannot run again
         return
     sys.stdout.flush()
     sys.stderr.flush()

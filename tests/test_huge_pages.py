@@ -65,15 +65,18 @@ CHILD = textwrap.dedent("""
 """)
 
 
-def run_child(tunables: str | None) -> tuple[list[list[str]], int]:
-    """Runs CHILD -> (its "start" lines split, the KiB of its memory in huge pages)."""
+def run_child(tunables: str | None, from_stdin: bool = False) -> tuple[list[list[str]], int | None]:
+    """Runs CHILD (given with -c, or on stdin) -> (its "start" lines split, the KiB of its memory in huge
+    pages, None if it did not get that far)."""
     env = {key: value for key, value in os.environ.items() if key != "GLIBC_TUNABLES"}
     env["PYTHONPATH"] = REPO
     if tunables is not None:
         env["GLIBC_TUNABLES"] = tunables
-    out = subprocess.run([sys.executable, "-c", CHILD], capture_output=True, text=True, env=env, check=True).stdout
+    args, stdin = ([sys.executable, "-"], CHILD) if from_stdin else ([sys.executable, "-c", CHILD], None)
+    out = subprocess.run(args, input=stdin, capture_output=True, text=True, env=env, check=True).stdout
     lines = [line.split() for line in out.splitlines()]
-    return [line for line in lines if line[0] == "start"], int(lines[-1][1])
+    huge_kb = [int(line[1]) for line in lines if line[0] == "huge_kb"]
+    return [line for line in lines if line[0] == "start"], huge_kb[0] if huge_kb else None
 
 
 @needs_restart
@@ -84,6 +87,13 @@ def test_the_restart_keeps_the_process_and_its_malloc_gets_huge_pages():
     assert huge_kb >= 128 << 10  # most of the 256 MiB block
     kept_starts, kept_huge_kb = run_child("glibc.malloc.hugetlb=0")
     assert len(kept_starts) == 1 and kept_huge_kb < huge_kb
+
+
+@needs_restart
+def test_a_program_read_from_stdin_is_not_restarted():
+    # Restarted, it would find stdin empty and end at once, having run nothing.
+    starts, huge_kb = run_child(None, from_stdin=True)
+    assert [line[2:] for line in starts] == [[]] and huge_kb is not None  # it ran to its end
 
 
 LOG_STARTS = 'import os, sys; open(os.environ["START_LOG"], "a").write(f"{os.getpid()} {os.environ.get(\'GLIBC_TUNABLES\', \'\')}\\n")\n'
