@@ -18,14 +18,15 @@ hands out huge pages on request (``madvise`` in
 ``/sys/kernel/mm/transparent_hugepage/enabled``; with ``always`` the kernel uses
 them anyway, with ``never`` not at all), and only when ``GLIBC_TUNABLES`` does
 not name ``glibc.malloc.hugetlb`` already: ``GLIBC_TUNABLES=glibc.malloc.hugetlb=0``
-keeps malloc's default.
+keeps malloc's default. Nor does it restart a program read from stdin, which could
+not run again.
 """
 
 from __future__ import annotations
 
 import os
 import sys
-from typing import Mapping, Sequence
+from typing import Mapping
 
 TUNABLE = "glibc.malloc.hugetlb"
 HUGE_PAGES_ON = f"{TUNABLE}=1"
@@ -59,8 +60,7 @@ def tunables_with_huge_pages(tunables: str) -> str | None:
     return f"{tunables}:{HUGE_PAGES_ON}" if tunables else HUGE_PAGES_ON
 
 
-def restart_with_huge_pages(environ: Mapping[str, str] = os.environ,
-                            argv: Sequence[str] | None = None) -> None:
+def restart_with_huge_pages(environ: Mapping[str, str] = os.environ) -> None:
     """Replaces this process by the same command line (``sys.orig_argv``) with malloc's huge pages on.
 
     Returns without restarting where that would change nothing (see the module's
@@ -77,7 +77,6 @@ def restart_with_huge_pages(environ: Mapping[str, str] = os.environ,
     sys.stdout.flush()
     sys.stderr.flush()
     try:
-        os.execve(sys.executable, list(sys.orig_argv if argv is None else argv),
-                  {**environ, "GLIBC_TUNABLES": tunables})
+        os.execve(sys.executable, sys.orig_argv, {**environ, "GLIBC_TUNABLES": tunables})
     except OSError:  # no executable to restart: run on with malloc's default
         return

@@ -32,11 +32,11 @@ from bench_cases import (  # noqa: E402
 from bench_cases import report as report_line  # noqa: E402
 
 from rnngen.config import base_config  # noqa: E402
+from rnngen.huge_pages import restart_with_huge_pages  # noqa: E402
 from rnngen.sampling import sample  # noqa: E402
 from rnngen.training.compile_ahead import compile_ahead  # noqa: E402
 from rnngen.training.setup import build_setup  # noqa: E402
 from rnngen.training.steps import make_eval_step, make_train_step  # noqa: E402
-from rnngen.huge_pages import restart_with_huge_pages  # noqa: E402
 from rnngen.xla_flags import prefer_wide_vectors  # noqa: E402
 
 
