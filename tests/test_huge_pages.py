@@ -65,13 +65,19 @@ CHILD = textwrap.dedent("""
 """)
 
 
+def child_env(tunables: str | None, pythonpath: str, **extra: str) -> dict[str, str]:
+    """This environment with ``GLIBC_TUNABLES`` replaced by ``tunables`` (None: unset) and ``pythonpath``."""
+    env = {key: value for key, value in os.environ.items() if key != "GLIBC_TUNABLES"}
+    env.update(PYTHONPATH=pythonpath, **extra)
+    if tunables is not None:
+        env["GLIBC_TUNABLES"] = tunables
+    return env
+
+
 def run_child(tunables: str | None, from_stdin: bool = False) -> tuple[list[list[str]], int | None]:
     """Runs CHILD (given with -c, or on stdin) -> (its "start" lines split, the KiB of its memory in huge
     pages, None if it did not get that far)."""
-    env = {key: value for key, value in os.environ.items() if key != "GLIBC_TUNABLES"}
-    env["PYTHONPATH"] = REPO
-    if tunables is not None:
-        env["GLIBC_TUNABLES"] = tunables
+    env = child_env(tunables, REPO)
     args, stdin = ([sys.executable, "-"], CHILD) if from_stdin else ([sys.executable, "-c", CHILD], None)
     out = subprocess.run(args, input=stdin, capture_output=True, text=True, env=env, check=True).stdout
     lines = [line.split() for line in out.splitlines()]
@@ -104,10 +110,7 @@ def command_starts(tmp_path, *args, tunables: str | None = None) -> list[list[st
     tmp_path.mkdir()
     (tmp_path / "sitecustomize.py").write_text(LOG_STARTS)
     log = tmp_path / "starts.log"
-    env = {key: value for key, value in os.environ.items() if key != "GLIBC_TUNABLES"}
-    env.update(PYTHONPATH=f"{tmp_path}{os.pathsep}{REPO}", START_LOG=str(log))
-    if tunables is not None:
-        env["GLIBC_TUNABLES"] = tunables
+    env = child_env(tunables, f"{tmp_path}{os.pathsep}{REPO}", START_LOG=str(log))
     subprocess.run([sys.executable, "-m", "rnngen.cli", *args], capture_output=True, env=env, check=True, timeout=120)
     return [line.split() for line in log.read_text().splitlines()]
 
