@@ -22,7 +22,7 @@ from rnngen.sampling import make_settings, sample_until
 from rnngen.training.context_eval import evaluate_with_resets
 from rnngen.training.evaluation import evaluate
 from rnngen.training.restoring import TrainedModel, load_trained
-from rnngen.training.sharding import data_mesh, place, rows_sharding, sharded_eval_step, zero_carry_on
+from rnngen.training.sharding import data_mesh, dispatch_window, place, rows_sharding, sharded_eval_step, zero_carry_on
 from rnngen.training.steps import make_eval_step
 
 SPLITS = ("train", "validation", "test")
@@ -53,7 +53,7 @@ class LanguageModel:
         self.mesh = data_mesh()
         # compiled on first use; its rows split over the devices when their count divides eval_batch_size
         eval_step = make_eval_step(self.trained.loss_fn)
-        self._eval_step = sharded_eval_step(eval_step, self.mesh, self.config.train.eval_batch_size)
+        self._eval_step = sharded_eval_step(eval_step, self.mesh, self.config.train.eval_batch_size, dispatch_window())
         self._texts = None
 
     def encode_prompt(self, prompt: str, allow_unknown: bool = False) -> np.ndarray:

@@ -109,29 +109,50 @@ def write_long_corpus(path) -> str:
     return str(path)
 
 
-def test_two_processes_of_4_devices_each_train_and_evaluate_as_1_device(tmp_path):
-    """Two jax.distributed processes of 4 CPU devices each. Their evaluation queues hundreds of steps;
-    unpaced, XLA's CPU collectives deadlocked there (sharding.paced). Losses: those of one device."""
+LONG_RUN = {"train.batch_size": 8, "train.eval_batch_size": 8, "train.seq_len": 8, "train.num_steps": 8,
+            "train.eval_every": 8, "train.checkpoint_every": 8}
+
+
+def long_run(corpus: str, workdir, **more) -> list[str]:
+    """The command of a short training run whose one evaluation queues about 290 steps."""
+    return [*RNNGEN, "train", "--config", "configs/stdlib_char.py:quick", "--workdir", str(workdir),
+            *cli_overrides(corpus, **LONG_RUN, **more)]
+
+
+def run_on_devices(command: list[str], devices: int) -> None:
+    env = {**ENV, "XLA_FLAGS": f"--xla_force_host_platform_device_count={devices}"}
+    result = subprocess.run(command, capture_output=True, text=True, timeout=180, cwd=REPO, env=env)
+    assert result.returncode == 0 and "Traceback" not in result.stderr, result.stderr[-3000:]
+
+
+def assert_same_losses(tmp_path, run: str, reference: str) -> None:
+    for split in ("train", "validation"):
+        losses, expected = (read_metrics(str(tmp_path / name), split) for name in (run, reference))
+        assert len(losses) == len(expected) > 0
+        np.testing.assert_allclose([r["loss"] for r in losses], [r["loss"] for r in expected], rtol=1e-5)
+
+
+def test_one_process_of_8_devices_evaluates_a_long_split_as_1_device(tmp_path):
+    """One process of 8 CPU devices; its evaluation queues about 290 steps. Without the dispatch window
+    (sharding.DispatchWindow) XLA's CPU client aborted there every time, in an all-gather that one of the
+    8 devices never joined. Losses: those of one device."""
     corpus = write_long_corpus(tmp_path / "corpus.txt")
-    changes = {"train.batch_size": 8, "train.eval_batch_size": 8, "train.seq_len": 8, "train.num_steps": 8,
-               "train.eval_every": 8, "train.checkpoint_every": 8}
+    run_on_devices(long_run(corpus, tmp_path / "eight"), 8)
+    run_on_devices(long_run(corpus, tmp_path / "one"), 1)
+    assert_same_losses(tmp_path, "eight", "one")
 
-    def command(workdir, **more):
-        return [*RNNGEN, "train", "--config", "configs/stdlib_char.py:quick", "--workdir", str(workdir),
-                *cli_overrides(corpus, **changes, **more)]
 
+def test_two_processes_of_4_devices_each_train_and_evaluate_as_1_device(tmp_path):
+    """Two jax.distributed processes of 4 CPU devices each, evaluating as the test above (the same
+    window keeps them from aborting). Losses: those of one device."""
+    corpus = write_long_corpus(tmp_path / "corpus.txt")
     cluster = cluster_overrides(2)
     env = {**ENV, "XLA_FLAGS": "--xla_force_host_platform_device_count=4"}
-    commands = [command(tmp_path / "two", **cluster, **{"distributed.process_id": index}) for index in range(2)]
+    commands = [long_run(corpus, tmp_path / "two", **cluster, **{"distributed.process_id": index}) for index in range(2)]
     for returncode, stderr in run_together(commands, tmp_path, REPO, env, timeout=180):
         assert returncode == 0 and "Traceback" not in stderr, stderr[-3000:]
-    alone = subprocess.run(command(tmp_path / "one"), capture_output=True, text=True, timeout=180, cwd=REPO,
-                           env={**ENV, "XLA_FLAGS": "--xla_force_host_platform_device_count=1"})
-    assert alone.returncode == 0, alone.stderr[-3000:]
-    for split in ("train", "validation"):
-        two, one = (read_metrics(str(tmp_path / run), split) for run in ("two", "one"))
-        assert len(two) == len(one) > 0
-        np.testing.assert_allclose([r["loss"] for r in two], [r["loss"] for r in one], rtol=1e-5)
+    run_on_devices(long_run(corpus, tmp_path / "one"), 1)
+    assert_same_losses(tmp_path, "two", "one")
     assert sorted(os.listdir(tmp_path / "two" / "checkpoints")) == ["8"]
 
 

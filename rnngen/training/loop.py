@@ -24,7 +24,7 @@ from rnngen.training.preflight import PreparedData, prepare_data, preflight
 from rnngen.training.run_checks import absolutize_paths, check_resumable, validate_config
 from rnngen.training.setup import abstract_state, build_setup
 from rnngen.training.sharding import (
-    data_mesh, fetch, keep_state_shardings, paced, place, place_rows, replicated, rows_sharding, sharded_eval_step,
+    data_mesh, dispatch_window, fetch, keep_state_shardings, place, place_rows, replicated, rows_sharding, sharded_eval_step,
     state_shardings, zero_carry_on,
 )
 from rnngen.training.steps import make_eval_step, make_train_step
@@ -159,8 +159,9 @@ class Trainer:
             setup.loss_fn, setup.optimizer, setup.schedule, config.train.get("skip_nonfinite", False)
         )
         self.jitted_train_step = keep_state_shardings(train_step, shardings, mesh)
-        self.train_step = paced(self.jitted_train_step, watched=1)
-        self.eval_step = sharded_eval_step(make_eval_step(setup.loss_fn), mesh, config.train.eval_batch_size)
+        window = dispatch_window()  # one bound on the train and evaluation steps in flight together
+        self.train_step = window.pace(self.jitted_train_step, watched=1)
+        self.eval_step = sharded_eval_step(make_eval_step(setup.loss_fn), mesh, config.train.eval_batch_size, window)
         self.eval_carry = zero_carry_on(setup.model, config.train.eval_batch_size, mesh)
         self.writer = MetricWriter(workdir, start_step=resume_step) if is_main_process() else NoWriter()
 

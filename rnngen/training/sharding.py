@@ -28,11 +28,9 @@ from jax.sharding import AxisType, Mesh, NamedSharding, PartitionSpec
 from rnngen.training.state import TrainState
 
 DATA_AXIS = "data"
-# Steps that may run ahead of the host when several processes drive several CPU devices each: XLA's
-# CPU collectives deadlock when many such multi-device programs are queued (two processes of 4 devices
-# hung with 64 queued and ran 1000 steps with 4, 8 or 16; one device per process never hung).
-CPU_STEPS_AHEAD = 4
-
+# rnngen's multi-device programs that may be in flight at once on CPU devices (see DispatchWindow);
+# XLA's CPU client admits 32 per device before a launch blocks one of its threads.
+CPU_PROGRAMS_IN_FLIGHT = 8
 
 def data_mesh() -> Mesh:
     """A 1-D mesh over every device of every process, its axis named ``data``."""
@@ -120,45 +118,58 @@ def fetch(tree: Any) -> Any:
     return jax.tree_util.tree_map(one, tree)
 
 
-def steps_ahead_limit() -> int | None:
-    """How many dispatched steps may still be running when the host dispatches another:
-    :data:`CPU_STEPS_AHEAD` with several processes of several CPU devices each, else no limit (None)."""
-    several_cpu_devices_per_process = jax.process_count() > 1 and jax.local_device_count() > 1
-    return CPU_STEPS_AHEAD if several_cpu_devices_per_process and jax.default_backend() == "cpu" else None
+class DispatchWindow:
+    """Bounds how far the host runs ahead of several CPU devices: at most ``limit`` of the programs
+    dispatched through :meth:`pace` still running (no bound when ``limit`` is None).
+
+    XLA's CPU client runs a program of several local devices on a pool of max(cores, devices) threads,
+    one per device, and admits at most 32 programs in flight per device. A launch past that bound waits
+    for a free slot *on one of those threads*, so a collective already running lacks one participant's
+    thread and aborts the process ("Termination timeout for all gather ... only 7 of 8 arrived"). One
+    window per run, shared by its train and evaluation steps, keeps every device below that bound.
+    """
+
+    def __init__(self, limit: int | None):
+        self.limit = limit
+        self.running = collections.deque()  # one output of each program still in flight, oldest first
+
+    def pace(self, program: Callable, watched: int) -> Callable:
+        """``program`` that first waits until fewer than ``limit`` paced calls are still running; output
+        ``watched`` of a call (one not donated to a later call) tells when that call is done."""
+        if self.limit is None:
+            return program
+
+        def paced_program(*args):
+            while len(self.running) >= self.limit:
+                jax.block_until_ready(self.running.popleft())
+            outputs = program(*args)
+            self.running.append(outputs[watched])
+            return outputs
+
+        return paced_program
 
 
-def paced(step: Callable, watched: int) -> Callable:
-    """``step`` that first waits, when :func:`steps_ahead_limit` sets a limit, until fewer than that many
-    of its earlier calls are still running; output ``watched`` of a call (one not donated to the next
-    call) tells when that call is done. ``step`` itself without a limit."""
-    limit = steps_ahead_limit()
-    if limit is None:
-        return step
-    running = collections.deque()
-
-    def paced_step(*args):
-        while len(running) >= limit:
-            jax.block_until_ready(running.popleft())
-        outputs = step(*args)
-        running.append(outputs[watched])
-        return outputs
-
-    return paced_step
+def dispatch_window() -> DispatchWindow:
+    """The window of a run on this process's devices: :data:`CPU_PROGRAMS_IN_FLIGHT` with several CPU
+    devices (in one process or several), unbounded on one device and on GPUs and TPUs."""
+    several_cpu_devices = jax.default_backend() == "cpu" and jax.local_device_count() > 1
+    return DispatchWindow(CPU_PROGRAMS_IN_FLIGHT if several_cpu_devices else None)
 
 
 def keep_state_shardings(train_step: Callable, shardings: TrainState, mesh: Mesh) -> Callable:
     """``train_step(state, batch, key) -> (state, metrics)`` jitted so that the new state keeps
     ``shardings`` step after step (the donated state's buffers are reused) and the metrics are
-    replicated scalars that every process can read; run it through :func:`paced` (``watched=1``)."""
+    replicated scalars that every process can read; pace it with a :class:`DispatchWindow` (``watched=1``)."""
     return jax.jit(train_step, donate_argnums=0, out_shardings=(shardings, replicated(mesh)))
 
 
-def sharded_eval_step(eval_step: Callable, mesh: Mesh, rows: int) -> Callable:
+def sharded_eval_step(eval_step: Callable, mesh: Mesh, rows: int, window: DispatchWindow) -> Callable:
     """``eval_step(params, carry, inputs, targets, mask) -> (nll_sum, count, carry)`` taking numpy
     inputs, targets and mask [rows, time] (the global batch, on every process) and placing their
-    rows over ``data``; the sums come back replicated, the carry keeps its rows' sharding; :func:`paced`."""
+    rows over ``data``; the sums come back replicated, the carry keeps its rows' sharding; paced by ``window``."""
     batch_sharding = rows_sharding(mesh, rows)
-    step = paced(jax.jit(eval_step, out_shardings=(replicated(mesh), replicated(mesh), batch_sharding)), watched=0)
+    jitted = jax.jit(eval_step, out_shardings=(replicated(mesh), replicated(mesh), batch_sharding))
+    step = window.pace(jitted, watched=0)
 
     def placed_eval_step(params, carry, inputs, targets, mask):
         inputs, targets, mask = (place_rows(a, batch_sharding) for a in (inputs, targets, mask))
