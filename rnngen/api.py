@@ -9,21 +9,20 @@ from typing import Iterator, Sequence
 import jax
 import numpy as np
 
+from rnngen.checkpoints.restoring import TrainedModel, load_trained
 from rnngen.data.corpus import encode_split, load_corpus
-from rnngen.errors import UsageError
 from rnngen.decoding.beam_search import beam_search
 from rnngen.decoding.incremental_text import IncrementalText
 from rnngen.decoding.options import DecodingOptions, check_decoding_options
+from rnngen.decoding.sampler import make_settings, sample_until
 from rnngen.decoding.scoring import token_surprisals
 from rnngen.decoding.stop_strings import build_stop_table
 from rnngen.decoding.streaming import stream_tokens
 from rnngen.decoding.texts import row_texts, separator
-from rnngen.sampling import make_settings, sample_until
-from rnngen.training.context_eval import evaluate_with_resets
-from rnngen.training.evaluation import evaluate
-from rnngen.training.restoring import TrainedModel, load_trained
-from rnngen.training.sharding import data_mesh, dispatch_window, place, rows_sharding, sharded_eval_step, zero_carry_on
-from rnngen.training.steps import make_eval_step
+from rnngen.errors import UsageError
+from rnngen.train.evaluation import evaluate, evaluate_with_resets
+from rnngen.train.sharding import data_mesh, dispatch_window, place, rows_sharding, sharded_eval_step, zero_carry_on
+from rnngen.train.train import make_eval_step
 
 SPLITS = ("train", "validation", "test")
 

@@ -9,8 +9,8 @@ import sys
 from rnngen.config import KEY_HELP, base_config
 from rnngen.errors import TrainingInterrupted, UsageError
 from rnngen.escapes import unescape
-from rnngen.huge_pages import restart_with_huge_pages
-from rnngen.xla_flags import prefer_wide_vectors
+from rnngen.runtime.huge_pages import restart_with_huge_pages
+from rnngen.runtime.xla_flags import prefer_wide_vectors
 
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
@@ -122,7 +122,7 @@ def run_train(args, overrides: list[str]) -> None:
     from rnngen.config_files import apply_overrides, load_config
 
     config = apply_overrides(load_config(args.config), overrides)  # a bad override fails before JAX is imported
-    from rnngen.training.loop import train_and_evaluate
+    from rnngen.train.loop import train_and_evaluate
 
     train_and_evaluate(config, args.workdir)
 
@@ -247,7 +247,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def command() -> int:
     """The console entry point: ``rnngen train`` first restarts itself with malloc's huge pages
-    (:mod:`rnngen.huge_pages`), then every subcommand runs :func:`main` on ``sys.argv``."""
+    (:mod:`rnngen.runtime.huge_pages`), then every subcommand runs :func:`main` on ``sys.argv``."""
     if sys.argv[1:2] == ["train"]:
         restart_with_huge_pages()
     return main()

@@ -59,8 +59,8 @@ def specs(tree) -> list[str]:
 
 def trainer_shardings(root: str, workdir: str) -> dict:
     """The state's shardings after one more step of ``workdir``'s run (not saved), and the batch's."""
-    from rnngen.training.checkpointing import Checkpointer, config_from_meta
-    from rnngen.training.loop import Trainer
+    from rnngen.checkpoints.manager import Checkpointer, config_from_meta
+    from rnngen.train.loop import Trainer
 
     checkpointer = Checkpointer(os.path.join(root, workdir), create=False)
     config = config_from_meta(checkpointer.restore_meta(checkpointer.latest_step()))

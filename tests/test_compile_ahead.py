@@ -5,8 +5,8 @@ import jax.numpy as jnp
 import pytest
 
 from helpers import tiny_config
-from rnngen.training.compile_ahead import compile_ahead, release_freed_memory
-from rnngen.training.loop import train_and_evaluate
+from rnngen.train.compile_ahead import compile_ahead, release_freed_memory
+from rnngen.train.loop import train_and_evaluate
 
 
 def resident_mib() -> float:

@@ -12,7 +12,7 @@ from rnngen.decoding.beam_search import beam_search
 from rnngen.decoding.repetition import penalize_repeats, repeated_ngram_ban
 from rnngen.decoding.stop_strings import StopTable, build_stop_table, cut_at_stop, push_token
 from rnngen.decoding.texts import row_texts
-from rnngen.sampling import make_settings, sample, sample_until
+from rnngen.decoding.sampler import make_settings, sample, sample_until
 
 
 # The fake models take what they emit as their params, so that one compiled sampler
@@ -295,10 +295,10 @@ def test_score_equals_the_evaluation_loss_and_sums_its_token_surprisals(tmp_path
     from rnngen.api import LanguageModel
     from rnngen.data.char_tokenizer import CharTokenizer
     from rnngen.data.corpus import encode_split
-    from rnngen.training.evaluation import evaluate
-    from rnngen.training.restoring import TrainedModel
-    from rnngen.training.setup import build_setup
-    from rnngen.training.steps import make_eval_step
+    from rnngen.train.evaluation import evaluate
+    from rnngen.checkpoints.restoring import TrainedModel
+    from rnngen.train.train import build_setup
+    from rnngen.train.train import make_eval_step
 
     text = "".join(f"KING {i % 7}: to be or not to be {i % 13}.\n" for i in range(12))  # > one 256-token window
     tokenizer = CharTokenizer.from_text(text)

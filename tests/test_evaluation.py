@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 
 from rnngen.data.corpus import EncodedSplit, encode_split
-from rnngen.training.context_eval import evaluate_with_resets, reset_rows
-from rnngen.training.evaluation import evaluate
+from rnngen.train.evaluation import evaluate_with_resets, reset_rows
+from rnngen.train.evaluation import evaluate
 
 
 def uniform_eval_step(vocab_size):

@@ -11,7 +11,7 @@ from flax import nnx
 
 from rnngen.config import base_config
 from rnngen.models import GRUCell, LSTMCell, RecurrentCell, SimpleRNNCell, build_model
-from rnngen.training.steps import make_loss_fn
+from rnngen.train.train import make_loss_fn
 
 BATCH, TIME, INPUT, HIDDEN, VOCAB = 3, 7, 4, 5, 11
 CELLS = [LSTMCell, GRUCell, SimpleRNNCell]

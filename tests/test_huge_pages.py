@@ -1,4 +1,4 @@
-"""``rnngen train`` restarts itself with glibc's malloc asking for transparent huge pages (rnngen.huge_pages).
+"""``rnngen train`` restarts itself with glibc's malloc asking for transparent huge pages (rnngen.runtime.huge_pages).
 
 The restart tests run real processes: a child that calls
 :func:`restart_with_huge_pages` and then reports what its malloc did, and the real
@@ -16,7 +16,7 @@ import textwrap
 
 import pytest
 
-from rnngen.huge_pages import (
+from rnngen.runtime.huge_pages import (
     FIRST_GLIBC_WITH_TUNABLE, glibc_version, huge_pages_on_request, tunables_with_huge_pages,
 )
 
@@ -54,7 +54,7 @@ def test_glibc_version_is_the_running_one():
 CHILD = textwrap.dedent("""
     import ctypes, os
     print("start", os.getpid(), os.environ.get("GLIBC_TUNABLES", ""), flush=True)
-    from rnngen.huge_pages import restart_with_huge_pages
+    from rnngen.runtime.huge_pages import restart_with_huge_pages
     restart_with_huge_pages()
     libc = ctypes.CDLL(None)
     libc.malloc.restype = ctypes.c_void_p

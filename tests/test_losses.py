@@ -10,10 +10,10 @@ from flax import nnx
 from rnngen.config import base_config
 from rnngen.errors import UsageError
 from rnngen.models import build_model
-from rnngen.training.losses import nll_sum, resolve_chunk_size, token_nll
-from rnngen.training.run_checks import validate_config
-from rnngen.training.setup import build_setup
-from rnngen.training.steps import make_eval_step, make_loss_fn, make_train_step
+from rnngen.train.losses import nll_sum, resolve_chunk_size, token_nll
+from rnngen.train.preflight import validate_config
+from rnngen.train.train import build_setup
+from rnngen.train.train import make_eval_step, make_loss_fn, make_train_step
 
 VOCAB, BATCH, TIME, HIDDEN = 50, 4, 16, 16  # N = 64 tokens; N * VOCAB = 3200 > HIDDEN * VOCAB = 800
 

@@ -9,9 +9,9 @@ from flax import nnx
 from rnngen.config import base_config
 from rnngen.errors import UsageError
 from rnngen.models import build_model, parameter_counts, zero_carry
-from rnngen.training.run_checks import validate_config
-from rnngen.training.setup import build_setup
-from rnngen.training.steps import make_train_step
+from rnngen.train.preflight import validate_config
+from rnngen.train.train import build_setup
+from rnngen.train.train import make_train_step
 
 VOCAB = 13
 

@@ -8,10 +8,10 @@ import pytest
 import rnngen
 from helpers import read_metrics, tiny_config
 from rnngen.errors import TrainingDiverged
-from rnngen.training import loop
-from rnngen.training.checkpointing import Checkpointer
-from rnngen.training.loop import train_and_evaluate
-from rnngen.training.setup import abstract_state, build_setup
+from rnngen.train import loop
+from rnngen.checkpoints.manager import Checkpointer
+from rnngen.train.loop import train_and_evaluate
+from rnngen.train.train import abstract_state, build_setup
 
 # Finite in Python (and in the saved config's JSON) but infinite in float32: every Adam update overflows.
 OVERFLOWING_LR = 1e39

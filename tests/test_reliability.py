@@ -19,11 +19,11 @@ import rnngen
 from helpers import cli_overrides, read_metrics
 from processes import cluster_overrides, run_together
 from rnngen.errors import UsageError
-from rnngen.training.checkpointing import remove_for_good
-from rnngen.training.disk_errors import disk_full_reason
-from rnngen.training.metrics_writer import drop_records_after
-from rnngen.training.stop_signals import StopSignals
-from rnngen.training.workdir_lock import WorkdirLock
+from rnngen.checkpoints.manager import remove_for_good
+from rnngen.checkpoints.workdir import disk_full_reason
+from rnngen.train.metrics_writer import drop_records_after
+from rnngen.checkpoints.workdir import StopSignals
+from rnngen.checkpoints.workdir import WorkdirLock
 from test_cli import ENV, REPO, RNNGEN
 
 CONFIG = "configs/stdlib_char.py:quick"
@@ -301,7 +301,7 @@ def test_a_failed_saves_temporary_directory_is_removed_although_late_writes_recr
 # writes of a failed one (each its own name: the warnings registry shows a repeated warning only once).
 ABANDONED_WRITES = (
     "import asyncio, gc\n"
-    "from rnngen.training.orbax_quiet import drop_abandoned_io_reports\n"
+    "from rnngen.runtime.orbax_reports import drop_abandoned_io_reports\n"
     "drop_abandoned_io_reports()\n"
     "for folder in ('orbax', 'elsewhere'):\n"
     "    code = compile(f'async def write_{folder}():\\n    raise ValueError(\"failed writing\")', f'/site/{folder}/io.py', 'exec')\n"
@@ -360,7 +360,7 @@ def test_the_workdir_lock_refuses_a_second_holder_until_released(tmp_path):
 def test_a_second_train_is_refused_while_the_first_lives_and_proceeds_once_it_is_killed(tmp_path, tiny_corpus):
     workdir = tmp_path / "run"
     holder = subprocess.Popen(
-        [sys.executable, "-c", "import sys, time\nfrom rnngen.training.workdir_lock import WorkdirLock\n"
+        [sys.executable, "-c", "import sys, time\nfrom rnngen.checkpoints.workdir import WorkdirLock\n"
          "lock = WorkdirLock(sys.argv[1]); print('locked', flush=True); time.sleep(300)", str(workdir)],
         stdout=subprocess.PIPE, text=True, cwd=REPO, env=ENV)
     try:

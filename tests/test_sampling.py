@@ -5,7 +5,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from rnngen.sampling import sample, top_k_filter, top_p_filter
+from rnngen.decoding.sampler import sample, top_k_filter, top_p_filter
 
 VOCAB = 11
 

@@ -33,8 +33,8 @@ def test_compare_tokenizations_writes_table_plot_and_json(tmp_path, tiny_corpus)
 
 
 def run_bench_worker(*args: str) -> dict:
-    """One JSON line of scripts/bench_rnngen.py (the rnngen side of scripts/bench.py; no PyTorch needed)."""
-    command = [sys.executable, os.path.join(REPO, "scripts", "bench_rnngen.py"), *args]
+    """One JSON line of scripts/bench/bench_rnngen.py (the rnngen side of scripts/bench/bench.py; no PyTorch needed)."""
+    command = [sys.executable, os.path.join(REPO, "scripts", "bench", "bench_rnngen.py"), *args]
     done = subprocess.run(command, check=True, cwd=REPO, env=ENV, capture_output=True, text=True, timeout=600)
     return json.loads(done.stdout.strip().splitlines()[-1])
 
@@ -54,7 +54,7 @@ def test_bench_workers_time_the_real_train_step_and_sampler(tmp_path):
 
 
 def test_bench_flop_counts_by_hand():
-    sys.path.insert(0, os.path.join(REPO, "scripts"))
+    sys.path.insert(0, os.path.join(REPO, "scripts", "bench"))
     from bench_cases import forward_flops_per_token, train_flops_per_token
 
     # 2x512 LSTM: layer 1 (64 + 512) x 2048, layer 2 (512 + 512) x 2048, output 512 x 65; 2 FLOPs per multiply-add
@@ -63,7 +63,7 @@ def test_bench_flop_counts_by_hand():
 
 
 def test_bench_kernels_prints_every_measurement():
-    command = [sys.executable, os.path.join(REPO, "scripts", "bench_kernels.py")]
+    command = [sys.executable, os.path.join(REPO, "scripts", "bench", "bench_kernels.py")]
     done = subprocess.run(command, check=True, cwd=REPO, env=ENV, capture_output=True, text=True, timeout=600)
     lines = done.stdout.splitlines()
     assert len(lines) == 12, done.stdout
@@ -76,7 +76,7 @@ def test_bench_kernels_prints_every_measurement():
 
 def test_bench_wavefront_times_three_schedules_of_the_same_nll():
     """The script checks that the three programs compute the same nll before it times them."""
-    command = [sys.executable, os.path.join(REPO, "scripts", "bench_wavefront.py"), "--rounds", "1"]
+    command = [sys.executable, os.path.join(REPO, "scripts", "bench", "bench_wavefront.py"), "--rounds", "1"]
     done = subprocess.run(command, check=True, cwd=REPO, env=ENV, capture_output=True, text=True, timeout=600)
     lines = done.stdout.splitlines()
     assert len(lines) == 4 and lines[0].startswith("lstm_2x512 eval loss, batch 64"), done.stdout

@@ -177,7 +177,7 @@ def test_a_batch_size_the_devices_do_not_divide_is_a_one_line_error(tmp_path, ti
      ((256,), ("data",)), ((), ()), ((8, 4), ())],
 )
 def test_fsdp_splits_the_largest_divisible_dimension_of_large_arrays(shape, expected):
-    from rnngen.training.sharding import fsdp_spec
+    from rnngen.train.sharding import fsdp_spec
 
     assert tuple(fsdp_spec(shape, 8, min_size=64)) == expected
 
@@ -192,7 +192,7 @@ def test_fsdp_splits_the_largest_divisible_dimension_of_large_arrays(shape, expe
 def test_batch_size_errors_name_sizes_that_work(changes, message):
     from rnngen.config import base_config
     from rnngen.errors import UsageError
-    from rnngen.training.run_checks import check_divisible_by_devices
+    from rnngen.train.preflight import check_divisible_by_devices
 
     config = base_config()
     for key, value in {"train.batch_size": 64, "train.eval_batch_size": 16, **changes}.items():
@@ -212,7 +212,7 @@ def test_batch_size_errors_name_sizes_that_work(changes, message):
 )
 def test_auto_joins_other_processes_only_when_the_launch_has_several(monkeypatch, env, launched):
     from rnngen.config import base_config
-    from rnngen.training.distributed import several_processes_launched
+    from rnngen.train.distributed import several_processes_launched
 
     for name in ("SLURM_STEP_NUM_TASKS", "SLURM_STEP_NODELIST", "SLURM_NTASKS", "OMPI_COMM_WORLD_SIZE",
                  "JAX_COORDINATOR_ADDRESS", "TPU_WORKER_HOSTNAMES", "TPU_PROCESS_ADDRESSES"):
@@ -228,7 +228,7 @@ def test_auto_joins_other_processes_only_when_the_launch_has_several(monkeypatch
 def test_a_bad_distributed_mode_is_a_usage_error():
     from rnngen.config import base_config
     from rnngen.errors import UsageError
-    from rnngen.training.distributed import initialize
+    from rnngen.train.distributed import initialize
 
     config = base_config()
     config.distributed.initialize = "maybe"

@@ -11,9 +11,9 @@ import pytest
 import rnngen
 from helpers import read_metrics, tiny_config
 from rnngen.errors import TrainingDiverged, UsageError
-from rnngen.training.checkpointing import Checkpointer
-from rnngen.training.loop import train_and_evaluate
-from rnngen.training.setup import abstract_state, build_setup
+from rnngen.checkpoints.manager import Checkpointer
+from rnngen.train.loop import train_and_evaluate
+from rnngen.train.train import abstract_state, build_setup
 
 
 def assert_trees_equal(a, b):

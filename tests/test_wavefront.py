@@ -9,8 +9,8 @@ from flax import nnx
 from rnngen.config import base_config
 from rnngen.models import RecurrentCell, build_model, register_cell, zero_carry
 from rnngen.models.wavefront import MIN_BATCH
-from rnngen.training.setup import build_setup
-from rnngen.training.steps import make_eval_step
+from rnngen.train.train import build_setup
+from rnngen.train.train import make_eval_step
 
 
 def model_config(cell="lstm", num_layers=2, **changes):

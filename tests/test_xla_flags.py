@@ -1,7 +1,7 @@
-"""The XLA flag the rnngen command sets for itself (``rnngen.xla_flags``); the command's own check is in
+"""The XLA flag the rnngen command sets for itself (``rnngen.runtime.xla_flags``); the command's own check is in
 ``test_cli.py``."""
 
-from rnngen.xla_flags import prefer_wide_vectors
+from rnngen.runtime.xla_flags import prefer_wide_vectors
 
 
 def test_it_asks_for_512_bit_vectors():

@@ -1,6 +1,14 @@
 """Flax NNX recurrent language models."""
 
-from rnngen.models.cells import GRUCell, LSTMCell, RecurrentCell, SimpleRNNCell, get_cell, register_cell, registered_cells
+from rnngen.models.cells import (
+    GRUCell,
+    LSTMCell,
+    RecurrentCell,
+    SimpleRNNCell,
+    get_cell,
+    register_cell,
+    registered_cells,
+)
 from rnngen.models.language_model import RNNLanguageModel, build_model, dropout, zero_carry
 from rnngen.models.parameters import parameter_counts
 

@@ -18,7 +18,7 @@ after the reverse scan (tested against the reference in values and gradients).
 A researcher's own cell subclasses :class:`RecurrentCell`, decorates itself with
 ``@register_cell("my_cell")`` and is chosen with ``--config.model.cell=my_cell``;
 ``--config.model.cell_module=my_cells.py`` (a file or an importable module name)
-makes rnngen import it first (``rnngen.plugins``), in training and whenever the
+makes rnngen import it first (``rnngen.models.plugins``), in training and whenever the
 checkpoint is loaded.
 """
 

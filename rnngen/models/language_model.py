@@ -3,7 +3,7 @@
 ``model(tokens [batch, time], carry) -> (logits [batch, time, vocab], carry)``,
 which is ``model.logits(model.features(tokens, carry))``: the training loss calls
 the two halves separately so that it can run the output layer in chunks of tokens
-(``rnngen.training.losses``). The embedding lookup, every layer's input
+(``rnngen.train.losses``). The embedding lookup, every layer's input
 projection and the output projection run over the whole ``[batch, time]`` block;
 only the recurrence itself runs in ``jax.lax.scan`` (inside each cell).
 

@@ -5,8 +5,8 @@ Times `LanguageModel.generate` (the whole sample in one compiled loop) and
 and handed over as it arrives) for the same prompt, length and seed, after a
 warm-up call of each, and prints the median seconds of both and their ratio.
 
-    python scripts/bench_streaming.py                     # an untrained 1 x 256 LSTM, char vocab
-    python scripts/bench_streaming.py --workdir runs/w    # a trained model
+    python scripts/bench/bench_streaming.py                     # an untrained 1 x 256 LSTM, char vocab
+    python scripts/bench/bench_streaming.py --workdir runs/w    # a trained model
 """
 
 from __future__ import annotations
@@ -20,8 +20,8 @@ import rnngen
 from rnngen.api import LanguageModel
 from rnngen.config_files import load_config
 from rnngen.data.char_tokenizer import CharTokenizer
-from rnngen.training.restoring import TrainedModel
-from rnngen.training.setup import build_setup
+from rnngen.checkpoints.restoring import TrainedModel
+from rnngen.train.train import build_setup
 
 
 def untrained_model(config_path: str) -> LanguageModel:

@@ -1,6 +1,6 @@
 """Evaluation's wavefront schedule against the layer-by-layer one, on the benchmark's 2x512 models.
 
-    python scripts/bench_wavefront.py [--case lstm_2x512] [--batch 64] [--rounds 5]
+    python scripts/bench/bench_wavefront.py [--case lstm_2x512] [--batch 64] [--rounds 5]
 
 The layered schedule (training's) runs each layer's whole scan in turn, with
 the upper layers' input projections as one large matmul between them. The
@@ -40,9 +40,9 @@ from bench_rnngen import case_config  # noqa: E402
 
 from rnngen.models.language_model import output_layer  # noqa: E402
 from rnngen.models.wavefront import wavefront  # noqa: E402
-from rnngen.training.losses import nll_sum, resolve_chunk_size  # noqa: E402
-from rnngen.training.setup import build_setup  # noqa: E402
-from rnngen.xla_flags import prefer_wide_vectors  # noqa: E402
+from rnngen.train.losses import nll_sum, resolve_chunk_size  # noqa: E402
+from rnngen.train.train import build_setup  # noqa: E402
+from rnngen.runtime.xla_flags import prefer_wide_vectors  # noqa: E402
 
 
 def gathered_before_eval_step(graphdef, loss_chunk_size: int):

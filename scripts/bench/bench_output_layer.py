@@ -10,7 +10,7 @@ compile time, median step time after a warm-up step, the process's peak RSS
 right after start-up as ``baseline``), and XLA's own figures for the compiled step
 (``memory_analysis()``: arguments + outputs - aliased (donated) + temporaries).
 
-    python scripts/bench_output_layer.py [--steps 3] [--vocab 30000] [--batch 64] [--seq-len 64] [--json]
+    python scripts/bench/bench_output_layer.py [--steps 3] [--vocab 30000] [--batch 64] [--seq-len 64] [--json]
 
 The last line printed is one JSON object with every figure.
 """
@@ -76,9 +76,9 @@ def run_variant(args) -> dict:
     import numpy as np
 
     from rnngen.models import parameter_counts
-    from rnngen.training.losses import resolve_chunk_size
-    from rnngen.training.setup import build_setup
-    from rnngen.training.steps import make_train_step
+    from rnngen.train.losses import resolve_chunk_size
+    from rnngen.train.train import build_setup
+    from rnngen.train.train import make_train_step
 
     jax.numpy.zeros(()).block_until_ready()  # start the runtime before the baseline
     baseline = peak_rss_mib()

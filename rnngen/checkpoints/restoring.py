@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from typing import Any, NamedTuple
 
+from rnngen.checkpoints.fallback import GoodCheckpoints, report_load_fallback
+from rnngen.checkpoints.manager import Checkpointer, config_from_meta
 from rnngen.data.tokenizers import tokenizer_from_json
 from rnngen.models.language_model import RNNLanguageModel
-from rnngen.training.checkpoint_fallback import GoodCheckpoints, report_load_fallback
-from rnngen.training.checkpointing import Checkpointer, config_from_meta
-from rnngen.training.setup import abstract_state, build_setup
-from rnngen.training.sharding import data_mesh, state_shardings
-from rnngen.training.steps import ApplyFn, LossFn
+from rnngen.train.sharding import data_mesh, state_shardings
+from rnngen.train.train import ApplyFn, LossFn, abstract_state, build_setup
 
 
 class TrainedModel(NamedTuple):

@@ -90,7 +90,7 @@ def wait_for_all_processes(name: str) -> None:
 
 
 class NoWriter:
-    """A :class:`~rnngen.training.metrics_writer.MetricWriter` that writes nothing (processes other than 0)."""
+    """A :class:`~rnngen.train.metrics_writer.MetricWriter` that writes nothing (processes other than 0)."""
 
     def write_scalars(self, step: int, scalars: dict, prefix: str) -> None:
         pass
@@ -103,7 +103,7 @@ class NoWriter:
 
 
 class NoLock:
-    """A :class:`~rnngen.training.workdir_lock.WorkdirLock` that locks nothing: process 0 holds the real one."""
+    """A :class:`~rnngen.checkpoints.workdir.WorkdirLock` that locks nothing: process 0 holds the real one."""
 
     def release(self) -> None:
         pass

@@ -1,24 +1,63 @@
-"""Pure, jit-compiled train and eval steps built around a model's graph definition.
+"""The train state, the pure train and eval steps, and the setup that builds them from a config.
 
-``make_apply_fn`` gives the logits (for the sampler); ``make_loss_fn`` gives the
-summed nll, running the output layer in chunks so that a large vocabulary's
-``[batch, time, vocab]`` logits are never held at once (``rnngen.training.losses``).
+- :class:`TrainState`: one explicit pytree of arrays (static settings stay out of it).
+- :func:`make_apply_fn` gives the logits (for the sampler); :func:`make_loss_fn` gives the
+  summed nll, running the output layer in chunks so that a large vocabulary's
+  ``[batch, time, vocab]`` logits are never held at once (:mod:`rnngen.train.losses`).
+- :func:`make_train_step` and :func:`make_eval_step`: pure steps, jitted once by
+  :mod:`rnngen.train.sharding` with the state's shardings.
+- :func:`build_setup`: the model, optimizer and a fresh state from a config.
 """
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import Any, Callable, NamedTuple
 
 import jax
 import jax.numpy as jnp
 import optax
 from flax import nnx
 
-from rnngen.models.language_model import output_layer
+from rnngen.models.language_model import RNNLanguageModel, build_model, output_layer
+from rnngen.models.plugins import import_cell_module
 from rnngen.models.wavefront import MIN_BATCH as WAVEFRONT_MIN_BATCH
-from rnngen.training.losses import nll_sum, resolve_chunk_size
-from rnngen.training.losses import token_nll  # noqa: F401  (re-exported: it used to live here)
-from rnngen.training.state import TrainState
+from rnngen.train.losses import (
+    AUTO,
+    nll_sum,
+    resolve_chunk_size,
+    token_nll,  # noqa: F401  (re-exported: it used to live here)
+)
+from rnngen.train.optimizer import make_optimizer, make_schedule
+
+
+class TrainState(NamedTuple):
+    """Everything that changes during training.
+
+    step: int32 []; params: nested dict of arrays; opt_state: the optimizer's
+    pytree; carry: the recurrent state after the last batch, one entry per layer of
+    [batch, hidden] arrays (it is the next batch's initial carry); rng: uint32 [2],
+    the base key that per-step dropout keys are folded from.
+    """
+
+    step: jax.Array
+    params: Any
+    opt_state: Any
+    carry: Any
+    rng: jax.Array
+
+
+def create_train_state(
+    model: RNNLanguageModel, params: Any, optimizer: optax.GradientTransformation, batch_size: int, seed: int
+) -> TrainState:
+    """A fresh state at step 0 with a zero carry for ``batch_size`` streams."""
+    return TrainState(
+        step=jnp.zeros((), jnp.int32),
+        params=params,
+        opt_state=optimizer.init(params),
+        carry=model.zero_carry(batch_size),
+        rng=jax.random.fold_in(jax.random.PRNGKey(seed), 1),
+    )
+
 
 ApplyFn = Callable[..., tuple[jax.Array, Any]]
 LossFn = Callable[..., tuple[jax.Array, Any]]
@@ -40,7 +79,7 @@ def make_loss_fn(graphdef: nnx.GraphDef, loss_chunk_size: int, compute_dtype: st
     """(params, tokens [batch, time], carry, targets [batch, time], mask [batch, time], dropout_key=None,
     wavefront=False) -> (nll in nats summed over masked tokens [], final carry).
 
-    The output layer and the loss run in chunks of tokens (``rnngen.training.losses``);
+    The output layer and the loss run in chunks of tokens (``rnngen.train.losses``);
     ``loss_chunk_size`` is the ``train.loss_chunk_size`` setting, resolved against
     each traced batch shape, so train and eval batches each get their own chunks.
     ``compute_dtype`` (``train.compute_dtype``) is the dtype of the matmul operands;
@@ -140,3 +179,40 @@ def make_eval_step(loss_fn: LossFn):
         return total, jnp.sum(mask), carry
 
     return jax.jit(eval_step)
+
+
+class Setup(NamedTuple):
+    """The static pieces of a run: the module (for its zero carry), its pure apply
+    function (logits, for sampling), the optimizer and schedule, a fresh train
+    state, and its pure loss function (for the train and eval steps)."""
+
+    model: RNNLanguageModel
+    apply_fn: ApplyFn
+    optimizer: optax.GradientTransformation
+    schedule: optax.Schedule
+    state: TrainState
+    loss_fn: LossFn
+
+
+def build_setup(config, vocab_size: int) -> Setup:
+    """Initialises the model from ``config.seed`` and a step-0 train state."""
+    import_cell_module(config.model.cell_module)
+    model = build_model(vocab_size, config.model, config.seed)
+    graphdef, params = nnx.split(model)
+    optimizer = make_optimizer(config.train)
+    state = create_train_state(model, nnx.to_pure_dict(params), optimizer, config.train.batch_size, config.seed)
+    loss_fn = make_loss_fn(
+        graphdef, config.train.get("loss_chunk_size", AUTO), config.train.get("compute_dtype", "float32")
+    )
+    return Setup(model, make_apply_fn(graphdef), optimizer, make_schedule(config.train), state, loss_fn)
+
+
+def abstract_state(state: Any, shardings: Any = None) -> Any:
+    """The shapes and dtypes of ``state``, a restore target for Orbax.
+
+    ``shardings`` (a pytree like ``state``, :func:`rnngen.train.sharding.state_shardings`)
+    places the restored arrays on the current mesh, whatever mesh wrote them.
+    """
+    if shardings is None:
+        return jax.tree_util.tree_map(lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype), state)
+    return jax.tree_util.tree_map(lambda x, s: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=s), state, shardings)

@@ -1,14 +1,14 @@
-"""rnngen's side of ``scripts/bench.py``: one case per process, one JSON line out.
+"""rnngen's side of ``scripts/bench/bench.py``: one case per process, one JSON line out.
 
-    python scripts/bench_rnngen.py train lstm_2x512 [--dtype bfloat16] [--repeats 10]
-    python scripts/bench_rnngen.py sample 1 [--model lstm_2x512]
-    python scripts/bench_rnngen.py eval --ids validation.npy
-    python scripts/bench_rnngen.py curve lstm_1x256 --steps 500 --dtype bfloat16 --ids train.npy
-    python scripts/bench_rnngen.py matmul
+    python scripts/bench/bench_rnngen.py train lstm_2x512 [--dtype bfloat16] [--repeats 10]
+    python scripts/bench/bench_rnngen.py sample 1 [--model lstm_2x512]
+    python scripts/bench/bench_rnngen.py eval --ids validation.npy
+    python scripts/bench/bench_rnngen.py curve lstm_1x256 --steps 500 --dtype bfloat16 --ids train.npy
+    python scripts/bench/bench_rnngen.py matmul
 
-Training times the real jitted train step (``rnngen.training.steps``) on random
-token batches; sampling times the real compiled sampler (``rnngen.sampling.sample``)
-from a one-character prompt; evaluation times ``rnngen.training.evaluation.total_nll``
+Training times the real jitted train step (``rnngen.train.train``) on random
+token batches; sampling times the real compiled sampler (``rnngen.decoding.sampler.sample``)
+from a one-character prompt; evaluation times ``rnngen.train.evaluation.total_nll``
 over a split's char ids (``--ids``, a .npy file that ``bench.py`` writes from
 tiny_shakespeare). Throughputs are characters per second. JAX runs on its default
 device (a GPU when it has one).
@@ -32,12 +32,12 @@ from bench_cases import (  # noqa: E402
 from bench_cases import report as report_line  # noqa: E402
 
 from rnngen.config import base_config  # noqa: E402
-from rnngen.huge_pages import restart_with_huge_pages  # noqa: E402
-from rnngen.sampling import sample  # noqa: E402
-from rnngen.training.compile_ahead import compile_ahead  # noqa: E402
-from rnngen.training.setup import build_setup  # noqa: E402
-from rnngen.training.steps import make_eval_step, make_train_step  # noqa: E402
-from rnngen.xla_flags import prefer_wide_vectors  # noqa: E402
+from rnngen.runtime.huge_pages import restart_with_huge_pages  # noqa: E402
+from rnngen.decoding.sampler import sample  # noqa: E402
+from rnngen.train.compile_ahead import compile_ahead  # noqa: E402
+from rnngen.train.train import build_setup  # noqa: E402
+from rnngen.train.train import make_eval_step, make_train_step  # noqa: E402
+from rnngen.runtime.xla_flags import prefer_wide_vectors  # noqa: E402
 
 
 def report(per_s: float, compile_s: float | None, **extra) -> None:
@@ -130,7 +130,7 @@ def bench_sample(batch: int, case: str, repeats: int) -> None:
 
 def bench_eval(ids: np.ndarray, repeats: int, case: str) -> None:
     """Predicted characters per second over a split's ids [n], EVAL_BATCH streams of SEQ_LEN windows."""
-    from rnngen.training.evaluation import total_nll
+    from rnngen.train.evaluation import total_nll
 
     setup = build_setup(case_config(case), eval_vocab(ids))
     eval_step = make_eval_step(setup.loss_fn)

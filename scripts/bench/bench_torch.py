@@ -1,9 +1,9 @@
-"""The PyTorch reference of ``scripts/bench.py``: one case per process, one JSON line out.
+"""The PyTorch reference of ``scripts/bench/bench.py``: one case per process, one JSON line out.
 
-    python scripts/bench_torch.py train lstm_2x512
-    python scripts/bench_torch.py sample 1
-    python scripts/bench_torch.py eval --ids validation.npy
-    python scripts/bench_torch.py matmul
+    python scripts/bench/bench_torch.py train lstm_2x512
+    python scripts/bench/bench_torch.py sample 1
+    python scripts/bench/bench_torch.py eval --ids validation.npy
+    python scripts/bench/bench_torch.py matmul
 
 The same sizes and optimizer as rnngen's side (``bench_cases``): an ``nn.Embedding``,
 PyTorch's fused ``nn.LSTM`` / ``nn.GRU`` (one oneDNN call per layer and sequence) and

@@ -13,7 +13,7 @@ directory, which Orbax never lists as a step and a training Checkpointer
 deletes on start. Dropping an old checkpoint is atomic too: Orbax renames it into
 ``checkpoints/deleting/`` and it is deleted from there, so a kill mid-deletion
 never leaves a half-deleted step. Every meta item records a digest of its state
-(:mod:`rnngen.training.checkpoint_integrity`), so a corrupt checkpoint is
+(:mod:`rnngen.checkpoints.integrity`), so a corrupt checkpoint is
 recognised when restored.
 """
 
@@ -30,14 +30,19 @@ import ml_collections
 import orbax.checkpoint as ocp
 from orbax.checkpoint.checkpoint_managers import preservation_policy as policies
 
+from rnngen.checkpoints.integrity import (
+    DIGEST_KEYS,
+    CorruptCheckpoint,
+    check_meta,
+    check_state,
+    one_line,
+    sealed_meta,
+)
 from rnngen.config import base_config
 from rnngen.errors import UsageError
-from rnngen.training.checkpoint_integrity import (
-    DIGEST_KEYS, CorruptCheckpoint, check_meta, check_state, one_line, sealed_meta,
-)
-from rnngen.training.distributed import wait_for_all_processes
-from rnngen.training.orbax_quiet import drop_abandoned_io_reports, orbax_errors_dropped
-from rnngen.training.sharding import fetch
+from rnngen.runtime.orbax_reports import drop_abandoned_io_reports, orbax_errors_dropped
+from rnngen.train.distributed import wait_for_all_processes
+from rnngen.train.sharding import fetch
 
 CHECKPOINT_DIR = "checkpoints"
 CORRUPT_DIR = "corrupt_checkpoints"

@@ -10,26 +10,38 @@ import jax
 import numpy as np
 from tqdm.auto import tqdm
 
+from rnngen.checkpoints.fallback import GoodCheckpoints, no_good_checkpoint, set_aside_corrupt, warn
+from rnngen.checkpoints.manager import Checkpointer, config_from_meta, make_meta
+from rnngen.checkpoints.workdir import StopSignals, WorkdirLock, disk_full_message, disk_full_reason, disk_full_stops
+from rnngen.decoding.sampler import sample
 from rnngen.errors import DiskFull, TrainingDiverged, TrainingInterrupted
-from rnngen.sampling import sample
-from rnngen.training.checkpoint_fallback import GoodCheckpoints, no_good_checkpoint, set_aside_corrupt, warn
-from rnngen.training.checkpointing import Checkpointer, config_from_meta, make_meta
-from rnngen.training.compile_ahead import compile_ahead, release_freed_memory
-from rnngen.training.disk_errors import disk_full_message, disk_full_reason, disk_full_stops
-from rnngen.training.distributed import NoLock, NoWriter, agree_on_stop, is_main_process
-from rnngen.training.distributed import initialize as initialize_distributed
-from rnngen.training.evaluation import evaluate
-from rnngen.training.metrics_writer import MetricWriter
-from rnngen.training.preflight import PreparedData, prepare_data, preflight
-from rnngen.training.run_checks import absolutize_paths, check_resumable, validate_config
-from rnngen.training.setup import abstract_state, build_setup
-from rnngen.training.sharding import (
-    data_mesh, dispatch_window, fetch, keep_state_shardings, place, place_rows, replicated, rows_sharding, sharded_eval_step,
-    state_shardings, zero_carry_on,
+from rnngen.train.compile_ahead import compile_ahead, release_freed_memory
+from rnngen.train.distributed import NoLock, NoWriter, agree_on_stop, is_main_process
+from rnngen.train.distributed import initialize as initialize_distributed
+from rnngen.train.evaluation import evaluate
+from rnngen.train.metrics_writer import MetricWriter
+from rnngen.train.preflight import (
+    PreparedData,
+    absolutize_paths,
+    check_resumable,
+    preflight,
+    prepare_data,
+    validate_config,
 )
-from rnngen.training.steps import make_eval_step, make_train_step
-from rnngen.training.stop_signals import StopSignals
-from rnngen.training.workdir_lock import WorkdirLock
+from rnngen.train.sharding import (
+    data_mesh,
+    dispatch_window,
+    fetch,
+    keep_state_shardings,
+    place,
+    place_rows,
+    replicated,
+    rows_sharding,
+    sharded_eval_step,
+    state_shardings,
+    zero_carry_on,
+)
+from rnngen.train.train import abstract_state, build_setup, make_eval_step, make_train_step
 
 FIRST_POSITION = {"epoch": 0, "batch": 0}
 TRAIN_CHECKED = ("loss", "grad_norm")  # per-step metrics that must stay finite
@@ -104,7 +116,7 @@ def interval_means(values: list[dict]) -> dict[str, float]:
 class Trainer:
     """Holds one run's static pieces; :meth:`run` trains to ``train.num_steps``.
 
-    The state and every batch are split over the devices of :func:`~rnngen.training.sharding.data_mesh`;
+    The state and every batch are split over the devices of :func:`~rnngen.train.sharding.data_mesh`;
     with several processes, each runs a Trainer and only process 0 writes metrics and holds the lock.
     """
 
@@ -122,7 +134,7 @@ class Trainer:
     def start_or_resume(self, data: PreparedData | None = None) -> None:
         """Builds the run's pieces from the newest good checkpoint, or fresh ones without any.
 
-        ``data`` is the run's corpus as :func:`~rnngen.training.preflight.preflight` prepared
+        ``data`` is the run's corpus as :func:`~rnngen.train.preflight.preflight` prepared
         it (loaded here when None).
 
         Corrupt newer checkpoints are moved to WORKDIR/corrupt_checkpoints, with a warning.

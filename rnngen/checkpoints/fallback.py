@@ -12,9 +12,9 @@ from __future__ import annotations
 import sys
 from typing import Any, Callable
 
+from rnngen.checkpoints.integrity import CorruptCheckpoint
+from rnngen.checkpoints.manager import Checkpointer
 from rnngen.errors import UsageError
-from rnngen.training.checkpoint_integrity import CorruptCheckpoint
-from rnngen.training.checkpointing import Checkpointer
 
 
 def warn(message: str) -> None:

@@ -25,7 +25,7 @@ import numpy as np
 from jax.experimental import multihost_utils
 from jax.sharding import AxisType, Mesh, NamedSharding, PartitionSpec
 
-from rnngen.training.state import TrainState
+from rnngen.train.train import TrainState
 
 DATA_AXIS = "data"
 # rnngen's multi-device programs that may be in flight at once on CPU devices (see DispatchWindow);

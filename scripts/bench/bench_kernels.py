@@ -1,6 +1,6 @@
 """Where a CPU train step's time goes: the kernels under rnngen's LSTM, against PyTorch's where it has one.
 
-    python scripts/bench_kernels.py            # needs the bench extra (PyTorch) for the PyTorch column
+    python scripts/bench/bench_kernels.py            # needs the bench extra (PyTorch) for the PyTorch column
 
 Prints, for this machine:
 

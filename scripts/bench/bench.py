@@ -1,9 +1,9 @@
 """rnngen against PyTorch on this machine: training, sampling and evaluation throughput.
 
     pip install -e ".[bench]" --extra-index-url https://download.pytorch.org/whl/cpu
-    python scripts/bench.py                  # the table
-    python scripts/bench.py --json           # the table, then one JSON line
-    python scripts/bench.py --curve-steps 500   # also bfloat16's loss after 500 steps
+    python scripts/bench/bench.py                  # the table
+    python scripts/bench/bench.py --json           # the table, then one JSON line
+    python scripts/bench/bench.py --curve-steps 500   # also bfloat16's loss after 500 steps
 
 Each measurement runs in its own process (``bench_rnngen.py`` / ``bench_torch.py``),
 so that its peak resident memory is its own; the two frameworks alternate case by
@@ -18,7 +18,7 @@ over the tiny_shakespeare validation split. GFLOP/s count the matmul FLOPs of th
 model (``bench_cases``) and are compared with a square float32 matmul (2048 on a
 CPU, 8192 on a GPU) measured in the same run (the better of JAX and PyTorch).
 Both frameworks run on their default device: a CUDA GPU when there is one, where
-PyTorch's ``nn.LSTM`` / ``nn.GRU`` are cuDNN's (``scripts/bench_gpu.sh``).
+PyTorch's ``nn.LSTM`` / ``nn.GRU`` are cuDNN's (``scripts/bench/bench_gpu.sh``).
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ from bench_cases import (  # noqa: E402
     SAMPLE_MODEL, TRAIN_CASES, forward_flops_per_token, train_flops_per_token,
 )
 
-DEFAULT_MANUAL_DIR = os.path.join(HERE, "..", "..", "shared", "data", "tinyshakespeare")
+DEFAULT_MANUAL_DIR = os.path.join(HERE, "..", "..", "..", "shared", "data", "tinyshakespeare")
 SAMPLE_CASE = "lstm_2x512"
 assert TRAIN_CASES[SAMPLE_CASE] == SAMPLE_MODEL
 
