@@ -9,8 +9,6 @@ import sys
 from rnngen.config import KEY_HELP, base_config
 from rnngen.errors import TrainingInterrupted, UsageError
 from rnngen.escapes import unescape
-from rnngen.runtime.huge_pages import restart_with_huge_pages
-from rnngen.runtime.xla_flags import prefer_wide_vectors
 
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
@@ -109,6 +107,9 @@ def add_chat_parser(commands) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="rnngen", description="Character-, word- and subword-level RNNs in JAX/Flax: train, sample, evaluate.")
+    parser.add_argument("--huge-pages", action="store_true",
+                        help="with train: restart with glibc malloc's transparent huge pages (GLIBC_TUNABLES=glibc.malloc.hugetlb=1; "
+                        "Linux, glibc 2.35+); RNNGEN_HUGE_PAGES=1 does the same")
     commands = parser.add_subparsers(dest="command", required=True, metavar="{train,sample,eval,score,chat}")
     add_train_parser(commands)
     add_sample_parser(commands)
@@ -122,9 +123,10 @@ def run_train(args, overrides: list[str]) -> None:
     from rnngen.config_files import apply_overrides, load_config
 
     config = apply_overrides(load_config(args.config), overrides)  # a bad override fails before JAX is imported
+    from rnngen.runtime.memory import release_freed_memory
     from rnngen.train.loop import train_and_evaluate
 
-    train_and_evaluate(config, args.workdir)
+    train_and_evaluate(config, args.workdir, release_memory=release_freed_memory)
 
 
 def run_sample(args) -> None:
@@ -206,20 +208,13 @@ def run_eval(args) -> None:
         print(json.dumps({"split": args.split, "step": model.step, **metrics}))
 
 
-def quiet_library_logs() -> None:
-    """Orbax and TFDS log routine warnings through absl; keep stderr for what matters."""
-    import absl.logging
-
-    absl.logging.set_verbosity(absl.logging.ERROR)
-
-
 def main(argv: list[str] | None = None) -> int:
-    prefer_wide_vectors()  # before JAX starts: XLA reads XLA_FLAGS once
+    """The command on ``argv`` (default: ``sys.argv[1:]``) -> its exit status. It changes nothing in the
+    process; the console entry point :func:`command` installs the command's process settings first."""
     parser = build_parser()
     args, extra = parser.parse_known_args(argv)
     if extra and args.command != "train":
         parser.error(f"unrecognized arguments: {' '.join(extra)}")
-    quiet_library_logs()
     from rnngen.data.errors import DataError
 
     try:
@@ -246,10 +241,11 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def command() -> int:
-    """The console entry point: ``rnngen train`` first restarts itself with malloc's huge pages
-    (:mod:`rnngen.runtime.huge_pages`), then every subcommand runs :func:`main` on ``sys.argv``."""
-    if sys.argv[1:2] == ["train"]:
-        restart_with_huge_pages()
+    """The console entry point: installs the command's process settings (:func:`rnngen.runtime.install`:
+    XLA's vector width, log levels, Orbax's report filters, huge pages if asked for), then runs :func:`main`."""
+    from rnngen.runtime import install
+
+    install(sys.argv[1:])
     return main()
 
 

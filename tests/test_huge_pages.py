@@ -1,4 +1,4 @@
-"""``rnngen train`` restarts itself with glibc's malloc asking for transparent huge pages (rnngen.runtime.huge_pages).
+"""``rnngen --huge-pages train`` restarts itself with glibc's malloc asking for transparent huge pages (rnngen.runtime.huge_pages).
 
 The restart tests run real processes: a child that calls
 :func:`restart_with_huge_pages` and then reports what its malloc did, and the real
@@ -105,24 +105,32 @@ def test_a_program_read_from_stdin_is_not_restarted():
 LOG_STARTS = 'import os, sys; open(os.environ["START_LOG"], "a").write(f"{os.getpid()} {os.environ.get(\'GLIBC_TUNABLES\', \'\')}\\n")\n'
 
 
-def command_starts(tmp_path, *args, tunables: str | None = None) -> list[list[str]]:
+def command_starts(tmp_path, *args, tunables: str | None = None, **extra: str) -> list[list[str]]:
     """Runs ``python -m rnngen.cli ARGS`` -> each interpreter start's [pid, GLIBC_TUNABLES...]."""
     tmp_path.mkdir()
     (tmp_path / "sitecustomize.py").write_text(LOG_STARTS)
     log = tmp_path / "starts.log"
-    env = child_env(tunables, f"{tmp_path}{os.pathsep}{REPO}", START_LOG=str(log))
+    env = child_env(tunables, f"{tmp_path}{os.pathsep}{REPO}", START_LOG=str(log), **extra)
+    if "RNNGEN_HUGE_PAGES" not in extra:
+        env.pop("RNNGEN_HUGE_PAGES", None)
     subprocess.run([sys.executable, "-m", "rnngen.cli", *args], capture_output=True, env=env, check=True, timeout=120)
     return [line.split() for line in log.read_text().splitlines()]
 
 
+def test_rnngen_train_is_one_ordinary_process_unless_asked(tmp_path):
+    assert len(command_starts(tmp_path / "train", "train", "--help")) == 1
+
+
 @needs_restart
-def test_rnngen_train_restarts_with_huge_pages_and_the_other_commands_do_not(tmp_path):
-    train = command_starts(tmp_path / "train", "train", "--help")
-    assert [start[1:] for start in train] == [[], ["glibc.malloc.hugetlb=1"]] and train[0][0] == train[1][0]
-    assert len(command_starts(tmp_path / "sample", "sample", "--help")) == 1
-    assert len(command_starts(tmp_path / "kept", "train", "--help", tunables="glibc.malloc.hugetlb=0")) == 1
+def test_rnngen_train_restarts_with_huge_pages_when_asked_and_the_other_commands_do_not(tmp_path):
+    for name, args, extra in (("flag", ("--huge-pages", "train", "--help"), {}),
+                              ("env", ("train", "--help"), {"RNNGEN_HUGE_PAGES": "1"})):
+        train = command_starts(tmp_path / name, *args, **extra)
+        assert [start[1:] for start in train] == [[], ["glibc.malloc.hugetlb=1"]] and train[0][0] == train[1][0]
+    assert len(command_starts(tmp_path / "sample", "sample", "--help", RNNGEN_HUGE_PAGES="1")) == 1
+    assert len(command_starts(tmp_path / "kept", "--huge-pages", "train", "--help", tunables="glibc.malloc.hugetlb=0")) == 1
 
 
-def test_the_console_script_is_the_restarting_entry_point():
+def test_the_console_script_is_the_entry_point_that_installs_the_settings():
     scripts = importlib.metadata.entry_points(group="console_scripts", name="rnngen")
     assert [script.value for script in scripts] == ["rnngen.cli:command"]

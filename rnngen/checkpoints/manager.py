@@ -19,11 +19,13 @@ recognised when restored.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import logging
 import os
 import shutil
 import time
-from typing import Any
+from typing import Any, Iterator
 
 import jax
 import ml_collections
@@ -40,7 +42,6 @@ from rnngen.checkpoints.integrity import (
 )
 from rnngen.config import base_config
 from rnngen.errors import UsageError
-from rnngen.runtime.orbax_reports import drop_abandoned_io_reports, orbax_errors_dropped
 from rnngen.train.distributed import wait_for_all_processes
 from rnngen.train.sharding import fetch
 
@@ -53,6 +54,26 @@ VAL_LOSS = "val_loss"
 # its temporary directory counts as gone once it has stayed absent this long (seconds).
 SETTLED_S = 1.0
 REMOVAL_TIMEOUT_S = 30.0
+
+
+
+ORBAX_DIR = f"{os.sep}orbax{os.sep}"
+
+
+class _OrbaxErrors(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (record.levelno >= logging.ERROR and ORBAX_DIR in record.pathname)
+
+
+@contextlib.contextmanager
+def orbax_errors_dropped() -> Iterator[None]:
+    """Drops the ERROR records Orbax logs through absl inside the block."""
+    logger, only_orbax = logging.getLogger("absl"), _OrbaxErrors()
+    logger.addFilter(only_orbax)
+    try:
+        yield
+    finally:
+        logger.removeFilter(only_orbax)
 
 
 def _val_loss(metrics: dict) -> float:
@@ -167,7 +188,6 @@ class Checkpointer:
         metrics = None if val_loss is None else {VAL_LOSS: float(val_loss)}
         meta = sealed_meta(meta, fetch(state))  # the digest of the global arrays, however they are split
         self._empty_trash()
-        drop_abandoned_io_reports()  # a failed write leaves Orbax callbacks that report later
         try:
             with orbax_errors_dropped():  # a failure is the caller's to report, in one line
                 self.manager.save(
@@ -203,7 +223,6 @@ class Checkpointer:
 
     def restore_checked_state(self, step: int, abstract_state: Any, meta: dict) -> Any:
         """:meth:`restore_state`, checked against the digest in ``meta``; a CorruptCheckpoint if bad."""
-        drop_abandoned_io_reports()  # a failed read leaves Orbax coroutines that report later
         try:
             state = self.restore_state(step, abstract_state)
             check_state(fetch(state), meta)

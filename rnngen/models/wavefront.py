@@ -11,8 +11,8 @@ which for a small vocabulary gathers rows of the projected vocabulary table
 inside the scan, so that no ``[time, batch, proj]`` buffer is built.
 
 It computes the same values as the layered schedule (tested) and ran
-evaluation faster on CPU from ``MIN_BATCH`` rows up (the README's Performance
-section, ``scripts/bench/bench_wavefront.py``); with fewer rows, each upper layer's
+evaluation faster on CPU from ``MIN_BATCH`` rows up (docs/performance.md,
+``scripts/bench/bench_wavefront.py``); with fewer rows, each upper layer's
 per-step projection re-reads its weights for too little work, and the layered
 schedule is faster. It is meant for forward passes: autodiff runs through it,
 but training keeps the layered schedule and its hand-written backward pass

@@ -8,18 +8,19 @@ pages for the first time again, a page fault apiece: about 60 MiB per step for
 the 1x256 LSTM and 230 MiB for the 2x512 on the development machine. With
 ``GLIBC_TUNABLES=glibc.malloc.hugetlb=1`` (glibc 2.35 and later) malloc asks the
 kernel for transparent huge pages on those mappings (``madvise``), 2 MiB each,
-and the faults drop 30-fold (figures in the README's Performance section).
+and the faults drop 30-fold (figures in docs/performance.md).
 
-glibc reads ``GLIBC_TUNABLES`` once, when the process starts, so ``rnngen train``
-restarts itself with the tunable added (:func:`restart_with_huge_pages`:
-``os.execve`` of the same command line, which keeps the process id), before it
-imports JAX. It does so only on Linux with glibc 2.35 or later whose kernel
-hands out huge pages on request (``madvise`` in
-``/sys/kernel/mm/transparent_hugepage/enabled``; with ``always`` the kernel uses
-them anyway, with ``never`` not at all), and only when ``GLIBC_TUNABLES`` does
-not name ``glibc.malloc.hugetlb`` already: ``GLIBC_TUNABLES=glibc.malloc.hugetlb=0``
-keeps malloc's default. Nor does it restart a program read from stdin, which could
-not run again.
+glibc reads ``GLIBC_TUNABLES`` once, when the process starts, so the process must
+restart itself with the tunable added (:func:`restart_with_huge_pages`: ``os.execve``
+of the same command line, which keeps the process id), before it imports JAX. The
+``rnngen`` command does so only when asked (``rnngen --huge-pages train ...`` or
+``RNNGEN_HUGE_PAGES=1``; :func:`rnngen.runtime.install`), only on Linux with glibc
+2.35 or later whose kernel hands out huge pages on request (``madvise`` in
+``/sys/kernel/mm/transparent_hugepage/enabled``; with ``always`` the kernel uses them
+anyway, with ``never`` not at all), and only when ``GLIBC_TUNABLES`` does not name
+``glibc.malloc.hugetlb`` already: ``GLIBC_TUNABLES=glibc.malloc.hugetlb=0`` keeps
+malloc's default. Nor does it restart a program read from stdin, which could not
+run again.
 """
 
 from __future__ import annotations

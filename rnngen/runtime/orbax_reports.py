@@ -5,8 +5,9 @@ screenfuls of tracebacks:
 
 - A failed save (say, the disk is full) is logged by Orbax's writer threads
   through absl at ERROR level, with tracebacks, before the exception reaches
-  the caller. :func:`orbax_errors_dropped` drops those records for the
-  duration of a block; the exception itself still propagates.
+  the caller: the checkpoint manager drops those records for the duration of
+  the save (:func:`rnngen.checkpoints.manager.orbax_errors_dropped`, not a
+  process setting).
 - When one array of a checkpoint cannot be read or written, Orbax abandons
   the others' reads or writes, and closes its event loop:
   - each abandoned read is a coroutine whose clean-up turns the ``GeneratorExit``
@@ -30,17 +31,16 @@ screenfuls of tracebacks:
   :func:`drop_abandoned_io_reports` drops these four kinds of report for the
   rest of the process (an unraisable-exception hook, a filter on the
   ``asyncio`` logger and one on the warnings shown); every other report goes
-  where it went before.
+  where it went before. Only the ``rnngen`` command installs it
+  (:func:`rnngen.runtime.install`).
 """
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
 import sys
 import warnings
-from typing import Iterator
 
 _ORBAX_DIR = f"{os.sep}orbax{os.sep}"
 
@@ -106,19 +106,3 @@ def _drop_orbax_coroutines_never_awaited() -> None:
             show_previous(message)
 
     warnings._showwarnmsg = show
-
-
-class _OrbaxErrors(logging.Filter):
-    def filter(self, record: logging.LogRecord) -> bool:
-        return not (record.levelno >= logging.ERROR and _ORBAX_DIR in record.pathname)
-
-
-@contextlib.contextmanager
-def orbax_errors_dropped() -> Iterator[None]:
-    """Drops the ERROR records Orbax logs through absl inside the block."""
-    logger, only_orbax = logging.getLogger("absl"), _OrbaxErrors()
-    logger.addFilter(only_orbax)
-    try:
-        yield
-    finally:
-        logger.removeFilter(only_orbax)

@@ -8,10 +8,10 @@ CPUs with AVX-512, because some older Xeons lower their clock while running
 512-bit code. The ``rnngen`` command asks for 512-bit vectors
 (``--xla_cpu_prefer_vector_width=512``; no effect on CPUs without AVX-512 nor
 on GPUs and TPUs): on the development machine the same programs ran faster and
-gave bitwise the same results (figures in the README's Performance section).
+gave bitwise the same results (figures in docs/performance.md).
 
 XLA reads ``XLA_FLAGS`` once, when JAX starts its first backend, so the command
-sets it before it computes anything. A width already in ``XLA_FLAGS`` wins:
+sets it in its entry point (:func:`rnngen.runtime.install`), before JAX starts. A width already in ``XLA_FLAGS`` wins:
 ``XLA_FLAGS=--xla_cpu_prefer_vector_width=256`` keeps XLA's default on a CPU
 whose 512-bit code runs slower. Python code that uses rnngen as a library can
 call :func:`prefer_wide_vectors` before its first JAX computation, or set the

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import os
 import time
+from typing import Callable
 
 import jax
 import numpy as np
@@ -15,7 +16,6 @@ from rnngen.checkpoints.manager import Checkpointer, config_from_meta, make_meta
 from rnngen.checkpoints.workdir import StopSignals, WorkdirLock, disk_full_message, disk_full_reason, disk_full_stops
 from rnngen.decoding.sampler import sample
 from rnngen.errors import DiskFull, TrainingDiverged, TrainingInterrupted
-from rnngen.train.compile_ahead import compile_ahead, release_freed_memory
 from rnngen.train.distributed import NoLock, NoWriter, agree_on_stop, is_main_process
 from rnngen.train.distributed import initialize as initialize_distributed
 from rnngen.train.evaluation import evaluate
@@ -49,6 +49,10 @@ MAX_SKIPPED_IN_A_ROW = 100  # train.skip_nonfinite gives up after this many skip
 NO_GOOD_CHECKPOINT_HINT = (
     "nothing was changed: move the checkpoints directory away to train from step 0, or use another --workdir"
 )
+
+
+def no_memory_release() -> None:
+    """The default of ``release_memory``: the library leaves the process' heap alone."""
 
 
 def sample_prompt(tokenizer, train_ids: np.ndarray) -> str:
@@ -120,9 +124,11 @@ class Trainer:
     with several processes, each runs a Trainer and only process 0 writes metrics and holds the lock.
     """
 
-    def __init__(self, config, workdir: str, data: PreparedData | None = None):
+    def __init__(self, config, workdir: str, data: PreparedData | None = None,
+                 release_memory: Callable[[], object] = no_memory_release):
         self.config = config
         self.workdir = workdir
+        self.release_memory = release_memory  # called after compiling (the command: malloc_trim)
         # one training run per workdir; taken before anything is written
         self.lock = WorkdirLock(workdir) if is_main_process() else NoLock()
         try:
@@ -229,7 +235,7 @@ class Trainer:
         self.writer.write_scalars(step, metrics, "validation")
         text = self.generate_sample(step)
         self.writer.write_text(step, "sample", text)
-        release_freed_memory()  # what compiling the evaluation step and the sampler freed
+        self.release_memory()  # what compiling the evaluation step and the sampler freed
         if is_main_process():
             tqdm.write(
                 f"step {step}: validation loss {metrics['loss']:.4f} nats/token, {metrics['bpc']:.4f} bpc, "
@@ -286,7 +292,9 @@ class Trainer:
         """The loop from ``step``: train, log, evaluate, checkpoint; returns the last validation metrics."""
         cfg = self.config.train
         metrics, pending = {}, []
-        compile_ahead(self.jitted_train_step, self.state, self.batch_at(self.position), self.step_key(step))
+        # compiled before the first step, so the compiler's freed memory can be released first
+        self.jitted_train_step.lower(self.state, self.batch_at(self.position), self.step_key(step)).compile()
+        self.release_memory()
         last_log = time.perf_counter()
         while step < cfg.num_steps:
             key = self.step_key(step)
@@ -338,8 +346,11 @@ class Trainer:
             self.lock.release()
 
 
-def train_and_evaluate(config, workdir: str) -> dict[str, float]:
+def train_and_evaluate(config, workdir: str, release_memory: Callable[[], object] = no_memory_release) -> dict[str, float]:
     """Trains (or resumes) the run in ``workdir``; returns the final validation metrics.
+
+    ``release_memory`` is called after each compilation (the ``rnngen`` command passes
+    :func:`rnngen.runtime.memory.release_freed_memory`).
 
     Every check of the user's input (settings, workdir, model pieces, resume
     compatibility, corpus) runs before anything is written, so a mistake leaves the
@@ -350,7 +361,7 @@ def train_and_evaluate(config, workdir: str) -> dict[str, float]:
     initialize_distributed(config)  # before anything touches a device
     data = preflight(config, workdir)
     os.makedirs(workdir, exist_ok=True)
-    trainer = Trainer(config, workdir, data)
+    trainer = Trainer(config, workdir, data, release_memory)
     try:
         return trainer.run()
     finally:

@@ -11,7 +11,9 @@ token batches; sampling times the real compiled sampler (``rnngen.decoding.sampl
 from a one-character prompt; evaluation times ``rnngen.train.evaluation.total_nll``
 over a split's char ids (``--ids``, a .npy file that ``bench.py`` writes from
 tiny_shakespeare). Throughputs are characters per second. JAX runs on its default
-device (a GPU when it has one).
+device (a GPU when it has one). Like the ``rnngen`` command this script compiles for
+512-bit CPU vectors, and ``train`` and ``curve`` restart with malloc's huge pages, as
+the opt-in ``rnngen --huge-pages train`` does.
 """
 
 from __future__ import annotations
@@ -161,7 +163,7 @@ def main(argv=None) -> None:
     parser.add_argument("--steps", type=int, default=500, help="curve: training steps")
     args = parser.parse_args(argv)
     if args.kind in ("train", "curve"):
-        restart_with_huge_pages()  # as `rnngen train` does
+        restart_with_huge_pages()  # as `rnngen --huge-pages train` does
     if args.kind == "train":
         bench_train(args.arg, args.dtype, args.repeats)
     elif args.kind == "curve":

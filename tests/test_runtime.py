@@ -1,11 +1,13 @@
-"""Compiling the train step ahead of its first call, and returning the compiler's freed memory."""
+"""The command's process settings (rnngen.runtime), and a library user's process left as it was."""
+
+import os
 
 import jax
-import jax.numpy as jnp
 import pytest
 
 from helpers import tiny_config
-from rnngen.train.compile_ahead import compile_ahead, release_freed_memory
+from rnngen.runtime import wants_huge_pages
+from rnngen.runtime.memory import release_freed_memory
 from rnngen.train.loop import train_and_evaluate
 
 
@@ -43,20 +45,41 @@ def test_release_freed_memory_hands_the_freed_heap_back():
     assert len(still_held) == 10
 
 
-def test_a_step_compiled_ahead_is_not_compiled_again_at_its_first_call(backend_compiles):
-    @jax.jit
-    def compiled_ahead_step(x):
-        return jnp.tanh(x @ x.T) * 3.0
-
-    x = jnp.arange(12.0).reshape(3, 4)
-    compile_ahead(compiled_ahead_step, x)
-    compiled_ahead_step(x).block_until_ready()
-    compiled_ahead_step(x + 1).block_until_ready()
-    assert backend_compiles.count("jit(compiled_ahead_step)") == 1, backend_compiles
-
-
 def test_training_compiles_its_train_step_once(tmp_path, tiny_corpus, backend_compiles):
     """The trainer compiles the step ahead for the first batch it will run: the batch, key and state it
     passes match the real ones, so the loop's calls reuse that executable."""
     train_and_evaluate(tiny_config(tiny_corpus, **{"train.num_steps": 3}), str(tmp_path / "run"))
     assert backend_compiles.count("jit(train_step)") == 1, backend_compiles
+
+
+def process_settings() -> tuple:
+    """What the command's runtime settings would change in this process."""
+    import logging
+    import sys
+    import warnings
+
+    import absl.logging
+
+    return (os.environ.get("XLA_FLAGS"), sys.unraisablehook, warnings._showwarnmsg, absl.logging.get_verbosity(),
+            tuple(logging.getLogger("asyncio").filters), os.environ.get("GLIBC_TUNABLES"))
+
+
+def test_training_and_loading_from_python_change_nothing_in_the_process(tmp_path, tiny_corpus):
+    """Library code installs no hook, sets no environment variable and no log level (the command does)."""
+    import rnngen
+
+    before = process_settings()
+    train_and_evaluate(tiny_config(tiny_corpus, **{"train.num_steps": 3}), str(tmp_path / "run"))
+    rnngen.load(str(tmp_path / "run")).generate("T", 5)
+    assert process_settings() == before
+
+
+@pytest.mark.parametrize("argv, environ, wanted", [
+    (["train", "--config", "c.py"], {}, False),
+    (["--huge-pages", "train", "--config", "c.py"], {}, True),
+    (["train", "--config", "c.py"], {"RNNGEN_HUGE_PAGES": "1"}, True),
+    (["sample", "--workdir", "w"], {"RNNGEN_HUGE_PAGES": "1"}, False),
+    (["--huge-pages", "sample", "--workdir", "w"], {}, False),
+])
+def test_huge_pages_are_asked_for_train_only(argv, environ, wanted):
+    assert wants_huge_pages(argv, environ) is wanted
