@@ -27,6 +27,8 @@ KEY_HELP: dict[str, str] = {
     "tokenizer.subword_model": "bpe | unigram (subword)",
     "model.cell": "registered cell name: lstm | gru | rnn | your own",
     "model.cell_module": "a .py file or module name imported first; it registers your own cells",
+    "model.recurrence": "how the recurrence runs: scan (lax.scan of the cell's step, the reference) | fused "
+    "(the built-in cells' hand-written backward pass) | auto (fused where the cell has it, else scan)",
     "model.num_layers": "number of stacked recurrent layers",
     "model.hidden_size": "units per recurrent layer",
     "model.input": "embedding (learned) | one_hot (classic char-rnn)",
@@ -89,6 +91,7 @@ def base_config() -> ml_collections.ConfigDict:
     config.model = ml_collections.ConfigDict()
     config.model.cell = "lstm"
     config.model.cell_module = config_dict.placeholder(str)
+    config.model.recurrence = "auto"
     config.model.num_layers = 2
     config.model.hidden_size = 256
     config.model.input = "embedding"

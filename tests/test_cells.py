@@ -52,11 +52,13 @@ def numpy_lstm(cell, xs, carry):
     return np.stack(outputs, 1), (h, c)
 
 
+@pytest.mark.parametrize("recurrence", ["scan", "fused"])
 @pytest.mark.parametrize(
     "cell_class, reference", [(SimpleRNNCell, numpy_rnn), (GRUCell, numpy_gru), (LSTMCell, numpy_lstm)]
 )
-def test_cell_matches_numpy_reference(cell_class, reference):
+def test_cell_matches_numpy_reference(cell_class, reference, recurrence):
     cell = cell_class(INPUT, HIDDEN, rngs=nnx.Rngs(0))
+    cell.recurrence = recurrence
     rng = np.random.default_rng(0)
     xs = rng.normal(size=(BATCH, TIME, INPUT)).astype(np.float32)
     carry = cell.zero_carry(BATCH)

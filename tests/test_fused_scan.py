@@ -10,7 +10,7 @@ import pytest
 from flax import nnx
 
 from rnngen.config import base_config
-from rnngen.models import GRUCell, LSTMCell, RecurrentCell, SimpleRNNCell, build_model
+from rnngen.models import GRUCell, LSTMCell, SimpleRNNCell, build_model
 from rnngen.train.train import make_loss_fn
 
 BATCH, TIME, INPUT, HIDDEN, VOCAB = 3, 7, 4, 5, 11
@@ -42,34 +42,37 @@ def test_fused_recurrence_equals_the_plain_scan_in_values_and_gradients(cell_cla
     projected = cell.project_inputs(jax.random.normal(keys[0], (TIME, BATCH, INPUT)))
     carry = random_carry(cell, keys[1])
 
-    def loss(recur, params, projected, carry):
+    def loss(recurrence, params, projected, carry):
         module = nnx.merge(graphdef, params)
-        hs, final = recur(module, projected, carry)
+        module.recurrence = recurrence
+        hs, final = module.recur(projected, carry)
         return weighted_sum(hs, final, keys[2]), (hs, final)
 
-    fused = jax.value_and_grad(lambda *a: loss(cell_class.recur, *a), argnums=(0, 1, 2), has_aux=True)
-    plain = jax.value_and_grad(lambda *a: loss(RecurrentCell.recur, *a), argnums=(0, 1, 2), has_aux=True)
+    fused = jax.value_and_grad(lambda *a: loss("fused", *a), argnums=(0, 1, 2), has_aux=True)
+    plain = jax.value_and_grad(lambda *a: loss("scan", *a), argnums=(0, 1, 2), has_aux=True)
     (value, outputs), grads = fused(params, projected, carry)
     (ref_value, ref_outputs), ref_grads = plain(params, projected, carry)
     np.testing.assert_allclose(value, ref_value, rtol=1e-5)
     for got, want in zip(jax.tree.leaves((outputs, grads)), jax.tree.leaves((ref_outputs, ref_grads))):
         np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-5)
-    assert cell_class.recur is not RecurrentCell.recur
+    assert cell_class.has_fused()
 
 
-def model_config(cell, input_kind="embedding", num_layers=2):
+def model_config(cell, input_kind="embedding", num_layers=2, recurrence="auto"):
     config = base_config().model
-    config.update(cell=cell, num_layers=num_layers, hidden_size=HIDDEN, embed_dim=INPUT, input=input_kind)
+    config.update(cell=cell, num_layers=num_layers, hidden_size=HIDDEN, embed_dim=INPUT, input=input_kind,
+                  recurrence=recurrence)
     return config
 
 
 def loss_and_grads(model_cfg, tokens, targets, compute_dtype="float32", plain=False, monkeypatch=None):
-    """The model's summed nll and its gradients, through the optimized or (``plain``) the reference path."""
+    """The model's summed nll and its gradients, through the optimized or (``plain``) the reference path:
+    ``model.recurrence=scan`` and the unfolded first-layer projection."""
+    if plain:
+        model_cfg.recurrence = "scan"
     model = build_model(VOCAB, model_cfg, seed=0)
     graphdef, params = nnx.split(model)
     if plain:
-        for cell_class in CELLS:
-            monkeypatch.setattr(cell_class, "recur", RecurrentCell.recur)
         monkeypatch.setattr(type(model), "first_projection", plain_first_projection)
     loss_fn = make_loss_fn(graphdef, -1, compute_dtype)
     carry = model.zero_carry(tokens.shape[0])
@@ -112,6 +115,7 @@ def test_bfloat16_compute_keeps_float32_gradients_close_to_float32(cell):
 def compiled_recurrence_gradient(cell, time, batch, input_size):
     """The compiled gradient, for the parameters and the inputs, of a weighted sum of the outputs and final
     carry of the cell's projection and recurrence over random inputs [time, batch, input_size]."""
+    cell.recurrence = "fused"
     graphdef, params = nnx.split(cell)
     inputs = jax.random.normal(jax.random.PRNGKey(4), (time, batch, input_size))
 

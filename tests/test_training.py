@@ -105,3 +105,52 @@ def test_an_interrupted_run_logs_every_step_once_after_resuming(tmp_path, tiny_c
     train_and_evaluate(tiny_config(tiny_corpus), workdir)
     assert [r["step"] for r in read_metrics(workdir, "train")] == [1, 2, 3, 4, 5, 6]
     assert [r["step"] for r in read_metrics(workdir, "validation")] == [3, 6]
+
+
+def halved_forget_gate_step(self, carry, x_t):
+    """LSTMCell.step as a researcher might edit it: the forget gate halved."""
+    h, c = carry
+    i, f, g, o = jax.numpy.split(x_t + h @ self.w_hh[...], 4, axis=-1)
+    c = 0.5 * jax.nn.sigmoid(f) * c + jax.nn.sigmoid(i) * jax.numpy.tanh(g)
+    h = jax.nn.sigmoid(o) * jax.numpy.tanh(c)
+    return (h, c), h
+
+
+def train_losses(tmp_path, tiny_corpus, name: str, recurrence: str) -> list[float]:
+    config = tiny_config(tiny_corpus, **{"train.num_steps": 4, "train.eval_every": 4, "model.recurrence": recurrence})
+    train_and_evaluate(config, str(tmp_path / name))
+    return [r["loss"] for r in read_metrics(str(tmp_path / name), "train")]
+
+
+def test_an_edit_of_a_built_in_step_trains_under_scan_and_fused_runs_the_same_math(tmp_path, tiny_corpus, monkeypatch):
+    """model.recurrence=scan runs the cell's step; fused runs the hand-written form of the unedited math."""
+    from rnngen.models import LSTMCell
+
+    scan, fused = train_losses(tmp_path, tiny_corpus, "scan", "scan"), train_losses(tmp_path, tiny_corpus, "fused", "fused")
+    np.testing.assert_allclose(fused, scan, rtol=1e-5)
+    monkeypatch.setattr(LSTMCell, "step", halved_forget_gate_step)
+    edited_scan = train_losses(tmp_path, tiny_corpus, "edited_scan", "scan")
+    edited_fused = train_losses(tmp_path, tiny_corpus, "edited_fused", "fused")
+    assert not np.allclose(edited_scan, scan, rtol=1e-4)
+    np.testing.assert_allclose(edited_fused, fused, rtol=1e-6)
+
+
+def test_fused_for_a_cell_without_a_fused_form_is_a_one_line_error(tmp_path, tiny_corpus):
+    from rnngen.models import RecurrentCell, register_cell
+
+    @register_cell("test_training_plain_cell")
+    class PlainCell(RecurrentCell):
+        def __init__(self, input_size, hidden_size, *, rngs):
+            self.hidden_size = hidden_size
+            self.w = jax.numpy.ones((input_size, hidden_size))
+
+        def project_inputs(self, xs):
+            return xs @ self.w
+
+        def step(self, h, x_t):
+            return h + x_t, h + x_t
+
+    config = tiny_config(tiny_corpus, **{"model.cell": "test_training_plain_cell", "model.recurrence": "fused"})
+    with pytest.raises(UsageError, match="has no fused form"):
+        train_and_evaluate(config, str(tmp_path / "run"))
+    assert not (tmp_path / "run").exists()

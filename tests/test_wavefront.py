@@ -39,7 +39,7 @@ def assert_trees_close(got, want):
 
 @register_cell("test_wavefront_leaky_cell")
 class LeakyCell(RecurrentCell):
-    """A cell of the users' kind: ``project_inputs`` and ``step`` only (``scan_step`` is ``step``)."""
+    """A cell of the users' kind: ``project_inputs`` and ``step`` only (no fused form: ``scan_step`` is ``step``)."""
 
     def __init__(self, input_size, hidden_size, *, rngs):
         self.hidden_size = hidden_size
@@ -54,10 +54,13 @@ class LeakyCell(RecurrentCell):
         return h, h
 
 
-@pytest.mark.parametrize("cell", ["lstm", "gru", "rnn", "test_wavefront_leaky_cell"])
+@pytest.mark.parametrize("cell, recurrence", [
+    ("lstm", "fused"), ("gru", "fused"), ("rnn", "fused"), ("lstm", "scan"), ("gru", "scan"), ("rnn", "scan"),
+    ("test_wavefront_leaky_cell", "scan"),
+])
 @pytest.mark.parametrize("num_layers", [1, 2, 3])
-def test_the_wavefront_equals_the_layered_schedule(cell, num_layers):
-    model = build_model(13, model_config(cell, num_layers), seed=0)
+def test_the_wavefront_equals_the_layered_schedule(cell, recurrence, num_layers):
+    model = build_model(13, model_config(cell, num_layers, recurrence=recurrence), seed=0)
     tokens, carry = random_tokens(13, (3, 9)), random_carry(model, 3)
     want = model.features(tokens, carry)
     got = model.features(tokens, carry, wavefront=True)

@@ -5,15 +5,19 @@ on the previous step runs outside the recurrence:
 
 - ``project_inputs(xs [..., input]) -> [..., proj]`` runs once over the whole
   block (one large matmul per layer);
-- ``step(carry, x_t [batch, proj]) -> (carry, h_t [batch, hidden])`` runs inside
-  ``jax.lax.scan``, one time step at a time.
+- ``step(carry, x_t [batch, proj]) -> (carry, h_t [batch, hidden])`` is one time
+  step: the reference, which a researcher reads and edits.
 
-``recur(projected [time, batch, proj], carry)`` runs the recurrence. Its
-default is the plain ``lax.scan`` of ``step`` (the reference, differentiated
-by autodiff); the built-in cells override it with
-:func:`rnngen.models.fused_scan.fused_scan`, the same math with a hand-written
-backward pass that computes the recurrent weight gradient as one large matmul
-after the reverse scan (tested against the reference in values and gradients).
+How the recurrence over a block runs is the setting ``model.recurrence``
+(:func:`resolve_recurrence`), never an implicit swap:
+
+- ``scan``: ``jax.lax.scan`` of ``step``, differentiated by autodiff (the reference);
+- ``fused``: the cell's ``fused_recur`` (and ``fused_step`` for schedules that run
+  the steps themselves), which the built-in cells implement with
+  :func:`rnngen.models.fused_scan.fused_scan`: the same math (in
+  :mod:`rnngen.models.gates`) with a hand-written backward pass and in-place gate
+  buffers, tested equal to ``scan`` in values and gradients;
+- ``auto`` (the default): ``fused`` where the cell has a fused form, else ``scan``.
 
 A researcher's own cell subclasses :class:`RecurrentCell`, decorates itself with
 ``@register_cell("my_cell")`` and is chosen with ``--config.model.cell=my_cell``;
@@ -36,6 +40,7 @@ from rnngen.models.gates import GRU_GATES, LSTM_GATES, RNN_GATES
 from rnngen.models.projection import project
 
 Carry = Any  # a pytree of [batch, hidden] arrays
+RECURRENCES = ("auto", "scan", "fused")
 
 _CELLS: dict[str, type["RecurrentCell"]] = {}
 
@@ -64,6 +69,20 @@ def registered_cells() -> list[str]:
     return sorted(_CELLS)
 
 
+def resolve_recurrence(cell_name: str, recurrence: str) -> str:
+    """``model.recurrence`` for the cell ``cell_name`` -> "scan" or "fused"; a UsageError for a value
+    that is not one of RECURRENCES, or for ``fused`` with a cell that has no fused form."""
+    if recurrence not in RECURRENCES:
+        raise UsageError(f"--config.model.recurrence must be one of {', '.join(RECURRENCES)}, got {recurrence!r}")
+    has_fused = get_cell(cell_name).has_fused()
+    if recurrence == "fused" and not has_fused:
+        raise UsageError(
+            f"--config.model.recurrence=fused: the cell {cell_name!r} has no fused form (fused_recur); "
+            "use --config.model.recurrence=scan or auto"
+        )
+    return ("fused" if has_fused else "scan") if recurrence == "auto" else recurrence
+
+
 def _input_kernel(rngs: nnx.Rngs, input_size: int, width: int) -> nnx.Param:
     return nnx.Param(nnx.initializers.xavier_uniform()(rngs.params(), (input_size, width)))
 
@@ -76,14 +95,21 @@ def _recurrent_kernel(rngs: nnx.Rngs, hidden_size: int, num_blocks: int) -> nnx.
 
 
 class RecurrentCell(nnx.Module):
-    """Base class: subclasses set ``hidden_size`` and implement the three methods."""
+    """Base class: subclasses set ``hidden_size`` and implement ``project_inputs`` and ``step``
+    (and ``zero_carry`` for a carry other than one [batch, hidden] array); a fused form is optional."""
 
     hidden_size: int
+    recurrence: str = "scan"  # "scan" or "fused": how recur runs (the model sets it from model.recurrence)
 
     @classmethod
     def from_config(cls, input_size: int, hidden_size: int, model_config, rngs: nnx.Rngs):
         """Builds the cell from the model config; override to read extra fields."""
         return cls(input_size, hidden_size, rngs=rngs)
+
+    @classmethod
+    def has_fused(cls) -> bool:
+        """Whether the cell implements ``fused_recur`` (and ``fused_step``)."""
+        return cls.fused_recur is not RecurrentCell.fused_recur
 
     def project_inputs(self, xs: jax.Array) -> jax.Array:
         """xs [..., input] -> [..., proj]; runs once, outside the scan."""
@@ -98,15 +124,28 @@ class RecurrentCell(nnx.Module):
         return jnp.zeros((batch_size, self.hidden_size), jnp.float32)
 
     def recur(self, projected: jax.Array, carry: Carry) -> tuple[jax.Array, Carry]:
-        """projected [time, batch, proj], carry -> (hs [time, batch, hidden], final carry): ``step`` scanned."""
+        """projected [time, batch, proj], carry -> (hs [time, batch, hidden], final carry): ``step`` scanned
+        (``recurrence="scan"``), or ``fused_recur`` (``"fused"``)."""
+        if self.recurrence == "fused":
+            return self.fused_recur(projected, carry)
         carry, hs = jax.lax.scan(self.step, carry, projected)
         return hs, carry
 
     def scan_step(self, carry: Carry, x_t: jax.Array) -> tuple[Carry, jax.Array]:
         """One step of ``recur``'s recurrence, (carry, x_t [batch, proj]) -> (carry, h_t [batch, hidden]), for
         schedules that run the steps themselves (evaluation's wavefront, :mod:`rnngen.models.wavefront`):
-        ``step``; the built-in cells run their ``fused_scan`` step."""
+        ``step``, or ``fused_step`` under ``recurrence="fused"``."""
+        if self.recurrence == "fused":
+            return self.fused_step(carry, x_t)
         return self.step(carry, x_t)
+
+    def fused_recur(self, projected: jax.Array, carry: Carry) -> tuple[jax.Array, Carry]:
+        """The optimized form of the ``lax.scan`` of ``step`` (same signature as :meth:`recur`); optional."""
+        raise NotImplementedError
+
+    def fused_step(self, carry: Carry, x_t: jax.Array) -> tuple[Carry, jax.Array]:
+        """One step of ``fused_recur``'s math (same signature as :meth:`step`); with ``fused_recur``."""
+        raise NotImplementedError
 
     def __call__(self, xs: jax.Array, carry: Carry) -> tuple[jax.Array, Carry]:
         """xs [batch, time, input], carry -> (hs [batch, time, hidden], final carry)."""
@@ -120,7 +159,7 @@ def compute_dtype_of(cell: nnx.Module):
 
 
 def _single_state_step(cell, gates, b_hh, h: jax.Array, x_t: jax.Array) -> tuple[jax.Array, jax.Array]:
-    """:meth:`RecurrentCell.scan_step` of a cell whose carry is h alone (the RNN, the GRU)."""
+    """:meth:`RecurrentCell.fused_step` of a cell whose carry is h alone (the RNN, the GRU)."""
     (h, _), h, _ = gate_step(gates, cell.w_hh[...], b_hh, x_t, (h, None), compute_dtype_of(cell))
     return h, h
 
@@ -139,14 +178,17 @@ class SimpleRNNCell(RecurrentCell):
         return project(xs, self.w_ih[...], self.b[...], compute_dtype_of(self))
 
     def step(self, h, x_t):
+        """The reference step; it runs under ``model.recurrence=scan``. Under ``fused`` (what the default ``auto`` picks) training,
+        evaluation and sampling run ``fused_recur``/``fused_step`` instead: the same math in
+        :mod:`rnngen.models.gates`, so an edit here needs ``--config.model.recurrence=scan``."""
         h = jnp.tanh(x_t + h @ self.w_hh[...])
         return h, h
 
-    def recur(self, projected, h):
+    def fused_recur(self, projected, h):
         hs, (h, _) = fused_scan(RNN_GATES, self.w_hh[...], None, projected, (h, None), compute_dtype_of(self))
         return hs, h
 
-    def scan_step(self, h, x_t):
+    def fused_step(self, h, x_t):
         return _single_state_step(self, RNN_GATES, None, h, x_t)
 
 
@@ -169,6 +211,9 @@ class GRUCell(RecurrentCell):
         return project(xs, self.w_ih[...], self.b_ih[...], compute_dtype_of(self))
 
     def step(self, h, x_t):
+        """The reference step; it runs under ``model.recurrence=scan``. Under ``fused`` (what the default ``auto`` picks) training,
+        evaluation and sampling run ``fused_recur``/``fused_step`` instead: the same math in
+        :mod:`rnngen.models.gates`, so an edit here needs ``--config.model.recurrence=scan``."""
         x_r, x_z, x_n = jnp.split(x_t, 3, axis=-1)
         h_r, h_z, h_n = jnp.split(h @ self.w_hh[...] + self.b_hh[...], 3, axis=-1)
         r = jax.nn.sigmoid(x_r + h_r)
@@ -177,12 +222,12 @@ class GRUCell(RecurrentCell):
         h = (1.0 - z) * n + z * h
         return h, h
 
-    def recur(self, projected, h):
+    def fused_recur(self, projected, h):
         w_hh, b_hh = self.w_hh[...], self.b_hh[...]
         hs, (h, _) = fused_scan(GRU_GATES, w_hh, b_hh, projected, (h, None), compute_dtype_of(self))
         return hs, h
 
-    def scan_step(self, h, x_t):
+    def fused_step(self, h, x_t):
         return _single_state_step(self, GRU_GATES, self.b_hh[...], h, x_t)
 
 
@@ -208,14 +253,17 @@ class LSTMCell(RecurrentCell):
     def project_inputs(self, xs):
         return project(xs, self.w_ih[...], self.b[...], compute_dtype_of(self))
 
-    def recur(self, projected, carry):
+    def fused_recur(self, projected, carry):
         return fused_scan(LSTM_GATES, self.w_hh[...], None, projected, tuple(carry), compute_dtype_of(self))
 
-    def scan_step(self, carry, x_t):
+    def fused_step(self, carry, x_t):
         carry, h, _ = gate_step(LSTM_GATES, self.w_hh[...], None, x_t, tuple(carry), compute_dtype_of(self))
         return carry, h
 
     def step(self, carry, x_t):
+        """The reference step; it runs under ``model.recurrence=scan``. Under ``fused`` (what the default ``auto`` picks) training,
+        evaluation and sampling run ``fused_recur``/``fused_step`` instead: the same math in
+        :mod:`rnngen.models.gates`, so an edit here needs ``--config.model.recurrence=scan``."""
         h, c = carry
         i, f, g, o = jnp.split(x_t + h @ self.w_hh[...], 4, axis=-1)
         c = jax.nn.sigmoid(f) * c + jax.nn.sigmoid(i) * jnp.tanh(g)

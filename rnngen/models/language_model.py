@@ -20,7 +20,7 @@ import jax.numpy as jnp
 from flax import nnx
 
 from rnngen.errors import UsageError
-from rnngen.models.cells import Carry, get_cell
+from rnngen.models.cells import Carry, get_cell, resolve_recurrence
 from rnngen.models.wavefront import wavefront as run_wavefront
 
 INPUT_KINDS = ("embedding", "one_hot")
@@ -68,11 +68,13 @@ class RNNLanguageModel(nnx.Module):
         if not self.one_hot:
             tied_init = {"embedding_init": nnx.initializers.normal(cfg.embed_dim**-0.5)} if self.tied else {}
             self.embed = nnx.Embed(vocab_size, cfg.embed_dim, rngs=rngs, **tied_init)
-        cell_class = get_cell(cfg.cell)
+        cell_class, recurrence = get_cell(cfg.cell), resolve_recurrence(cfg.cell, cfg.recurrence)
         sizes = [input_size] + [cfg.hidden_size] * cfg.num_layers
         self.layers = nnx.List(
             [cell_class.from_config(sizes[i], cfg.hidden_size, cfg, rngs) for i in range(cfg.num_layers)]
         )
+        for layer in self.layers:
+            layer.recurrence = recurrence  # a static setting: model.recurrence, resolved for the cell
         if self.tied:
             self.init_tied_output(cfg.hidden_size, cfg.embed_dim, rngs)
         else:

@@ -23,7 +23,7 @@ from rnngen.data.errors import DataError
 from rnngen.data.text_files import ENCODING_ERRORS
 from rnngen.data.tokenizers import TOKENIZERS
 from rnngen.errors import UsageError
-from rnngen.models.cells import get_cell
+from rnngen.models.cells import resolve_recurrence
 from rnngen.models.language_model import INPUT_KINDS, check_tying
 from rnngen.models.plugins import import_cell_module
 from rnngen.train.optimizer import make_optimizer
@@ -76,11 +76,11 @@ def check_workdir(workdir: str) -> None:
 
 
 def check_buildable(config) -> None:
-    """Imports ``model.cell_module`` and checks the cell, the input kind, the optimizer, the
-    schedule and the compute dtype by name, so that building the model later cannot fail on a
-    setting."""
+    """Imports ``model.cell_module`` and checks the cell and its recurrence, the input kind, the
+    optimizer, the schedule and the compute dtype by name, so that building the model later cannot
+    fail on a setting."""
     import_cell_module(config.model.cell_module)
-    get_cell(config.model.cell)
+    resolve_recurrence(config.model.cell, config.model.recurrence)
     if config.model.input not in INPUT_KINDS:
         raise UsageError(f"--config.model.input must be one of {', '.join(INPUT_KINDS)}, got {config.model.input!r}")
     make_optimizer(config.train)
