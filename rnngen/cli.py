@@ -6,7 +6,7 @@ import argparse
 import json
 import sys
 
-from rnngen.config import KEY_HELP, base_config
+from rnngen.config import KEYS
 from rnngen.errors import TrainingInterrupted, UsageError
 from rnngen.escapes import unescape
 
@@ -19,12 +19,10 @@ EXIT_AFTER_SIGNAL = {"SIGTERM": 0, "SIGINT": EXIT_INTERRUPTED}
 
 def config_keys_help() -> str:
     """The epilog of `rnngen train --help`: every config key, its default and meaning."""
-    defaults = base_config()
     lines = ["config keys (override any with --config.KEY=VALUE; defaults from rnngen/config.py):"]
-    for key, text in KEY_HELP.items():
-        section, _, name = key.rpartition(".")
-        default = (defaults[section] if section else defaults)[name]
-        lines.append(f"  {key:<26} {text} [default: {default}]")
+    for key, (default, text) in KEYS.items():
+        shown = None if isinstance(default, type) else default
+        lines.append(f"  {key:<26} {text} [default: {shown}]")
     return "\n".join(lines)
 
 

@@ -4,15 +4,20 @@ import pathlib
 
 import pytest
 
-from rnngen.config import KEY_HELP, base_config, config_keys
+from rnngen.config import KEYS, base_config, config_keys
 from rnngen.config_files import apply_overrides, load_config
 from rnngen.errors import UsageError
 
 CONFIGS = pathlib.Path(__file__).resolve().parents[1] / "configs"
 
 
-def test_every_config_key_is_documented():
-    assert set(config_keys(base_config())) == set(KEY_HELP)
+def test_every_config_key_is_documented_and_listed_by_train_help():
+    from rnngen.cli import config_keys_help
+
+    assert sorted(config_keys(base_config())) == sorted(KEYS)
+    listed = config_keys_help()
+    assert all(f"  {key} " in listed and text in listed for key, (_, text) in KEYS.items())
+    assert "model.recurrence           how the recurrence runs" in listed and "[default: auto]" in listed
 
 
 def test_overrides_are_typed():
