@@ -5,8 +5,10 @@ Trains a small model through the real `rnngen train` command on a small corpus
 (written here, or --text FILE), checkpointing every step so that many kills land
 in the middle of a checkpoint save. First an uninterrupted reference run; then
 the same command is started, killed with SIGKILL at a random moment (drawn from
-a RNG seeded by --seed: one kill in five during start-up, the others during
-training) and started again, --kills times, and finally run to the end. The two final checkpoints' parameters are compared leaf by leaf with
+a RNG seeded by --seed: one kill in five during start-up, the others just after
+a random step is logged; none later than the next-to-last step, whatever the
+machine's speed) and started again,
+--kills times, and finally run to the end. The two final checkpoints' parameters are compared leaf by leaf with
 np.array_equal, and both are evaluated on the validation split. Prints a
 summary and, last, one JSON line:
 
@@ -136,27 +138,30 @@ def logged_steps(workdir: str) -> list[int]:
     return steps
 
 
-def wait_for_new_step(process, workdir: str, old_inode: int | None, since_step: int) -> None:
-    """Waits until this run logs a step after ``since_step`` (a resumed run first rewrites
-    metrics.jsonl, so a new inode tells its records from the killed run's), or ends."""
-    while process.poll() is None:
-        if metrics_inode(workdir) not in (None, old_inode) and any(s > since_step for s in logged_steps(workdir)):
+def wait_for_step(process, workdir: str, old_inode: int | None, step: int, seconds: float = float("inf")) -> None:
+    """Waits until this run logs ``step`` or a later one (a resumed run first rewrites metrics.jsonl,
+    so a new inode tells its records from the killed run's), ``seconds`` pass, or the run ends."""
+    deadline = time.perf_counter() + seconds
+    while process.poll() is None and time.perf_counter() < deadline:
+        if metrics_inode(workdir) not in (None, old_inode) and any(s >= step for s in logged_steps(workdir)):
             return
         time.sleep(0.01)
 
 
-def wait_for_kill_moment(rng, process, workdir: str, args, first: float, train_time: float) -> None:
-    """A random moment of this run: one time in five during start-up (imports, data, compiling),
-    otherwise during training, spread over the steps this run has left."""
+def wait_for_kill_moment(rng, process, workdir: str, args, first: float) -> None:
+    """A random moment of this run: one time in five during start-up (imports, data, compiling: a
+    random fraction of the reference's time to its first step), otherwise just after a random step
+    before the last is logged, which often falls in that step's checkpoint save. Either way no later
+    than the next-to-last step's log, so that a faster or slower machine still gets its kill in."""
     since_step, old_inode = latest_checkpoint(workdir), metrics_inode(workdir)
+    last_moment = max(since_step + 1, args.steps - 1)
     if rng.random() < 0.2:
-        time.sleep(rng.uniform(0.1, 0.9) * first)
+        wait_for_step(process, workdir, old_inode, last_moment, seconds=rng.uniform(0.1, 0.9) * first)
         return
-    wait_for_new_step(process, workdir, old_inode, since_step)
-    time.sleep(rng.uniform(0.0, 0.8) * train_time * (args.steps - since_step) / args.steps)
+    wait_for_step(process, workdir, old_inode, rng.randint(since_step + 1, last_moment))
 
 
-def interrupted_run(command, workdir, root, args, first: float, total: float) -> dict:
+def interrupted_run(command, workdir, root, args, first: float) -> dict:
     """Starts, SIGKILLs at a random moment and restarts --kills times, then runs to the end."""
     rng = random.Random(args.seed)
     landed = during_save = attempt = 0
@@ -165,7 +170,7 @@ def interrupted_run(command, workdir, root, args, first: float, total: float) ->
         log_path = os.path.join(root, f"attempt_{attempt}.log")
         process = start(command, log_path)
         if attempt <= args.kills:
-            wait_for_kill_moment(rng, process, workdir, args, first, max(total - first, 0.1))
+            wait_for_kill_moment(rng, process, workdir, args, first)
             if process.poll() is None:
                 process.send_signal(signal.SIGKILL)
                 process.wait()
@@ -225,7 +230,7 @@ def main() -> int:
     first, total = reference_run(train_command(reference, corpus, args), reference, os.path.join(root, "reference.log"))
     print(f"reference run: {total:.1f} s, first step logged after {first:.1f} s")
     result = {"kills": args.kills, **interrupted_run(train_command(interrupted, corpus, args), interrupted, root,
-                                                      args, first, total)}
+                                                      args, first)}
     result.update(compare(reference, interrupted))
     print(f"{result['kills_landed']} of {args.kills} kills landed ({result['kills_during_save']} during a checkpoint "
           f"save), {result['runs']} runs to reach step {result['final_step']}; final parameters "
