@@ -131,9 +131,13 @@ class Trainer:
         self.release_memory = release_memory  # called after compiling (the command: malloc_trim)
         # one training run per workdir; taken before anything is written
         self.lock = WorkdirLock(workdir) if is_main_process() else NoLock()
+        self.checkpointer = None
         try:
+            self.checkpointer = Checkpointer(workdir, keep=config.train.keep_checkpoints, cleanup=True)
             self.start_or_resume(data)
         except BaseException:
+            if self.checkpointer is not None:  # Orbax's threads, left open, would report at interpreter exit
+                self.checkpointer.close()
             self.lock.release()
             raise
 
@@ -145,8 +149,7 @@ class Trainer:
 
         Corrupt newer checkpoints are moved to WORKDIR/corrupt_checkpoints, with a warning.
         """
-        config, workdir = self.config, self.workdir
-        self.checkpointer = Checkpointer(workdir, keep=config.train.keep_checkpoints, cleanup=True)
+        config = self.config
         checkpoints = GoodCheckpoints(self.checkpointer, self.checkpointer.steps()[::-1])  # newest first
         found = checkpoints.meta()
         if found is None and checkpoints.bad:
@@ -173,15 +176,13 @@ class Trainer:
             self.position = meta["data_position"]
         else:
             self.state = place(setup.state, shardings)
-        train_step = make_train_step(
-            setup.loss_fn, setup.optimizer, setup.schedule, config.train.get("skip_nonfinite", False)
-        )
+        train_step = make_train_step(setup.loss_fn, setup.optimizer, setup.schedule, config.train.skip_nonfinite)
         self.jitted_train_step = keep_state_shardings(train_step, shardings, mesh)
         window = dispatch_window()  # one bound on the train and evaluation steps in flight together
         self.train_step = window.pace(self.jitted_train_step, watched=1)
         self.eval_step = sharded_eval_step(make_eval_step(setup.loss_fn), mesh, config.train.eval_batch_size, window)
         self.eval_carry = zero_carry_on(setup.model, config.train.eval_batch_size, mesh)
-        self.writer = MetricWriter(workdir, start_step=resume_step) if is_main_process() else NoWriter()
+        self.writer = MetricWriter(self.workdir, start_step=resume_step) if is_main_process() else NoWriter()
 
     def next_batch(self) -> dict[str, jax.Array]:
         """The batch at the data position (:meth:`batch_at`); advances the position."""
