@@ -1,6 +1,10 @@
-"""Shared fixtures: the tiny_shakespeare manual directory and small corpora."""
+"""Shared fixtures (the tiny_shakespeare manual directory, small corpora) and the test tiers.
 
-import os
+- ``slow``: end-to-end runs left out of the fast tier, ``pytest -m "not slow" -n 2``.
+- ``perf``: checks of compiled programs and tuning (tests/perf/) that a JAX or XLA upgrade may
+  break without any change a user sees; skipped unless ``pytest --perf``.
+"""
+
 import pathlib
 
 import pytest
@@ -25,3 +29,16 @@ def tiny_corpus(tmp_path_factory) -> str:
         lines.append(f"KING {i % 7}:\nTo be or not to be, that is the question {i % 13}.\n")
     path.write_text("".join(lines), encoding="utf-8")
     return str(path)
+
+
+def pytest_addoption(parser):
+    parser.addoption("--perf", action="store_true", help="also run the tests marked perf (tests/perf/)")
+
+
+def pytest_collection_modifyitems(config, items):
+    if config.getoption("--perf"):
+        return
+    skip = pytest.mark.skip(reason="a compiled-program or tuning check: run with --perf")
+    for item in items:
+        if "perf" in item.keywords:
+            item.add_marker(skip)

@@ -1,9 +1,26 @@
-"""Small configs and readers shared by the training and CLI tests."""
+"""Helpers shared by the tests: small configs, the real command as a subprocess, readers of what a run wrote."""
 
 import json
 import os
+import subprocess
+import sys
+
+import jax
+import jax.numpy as jnp
 
 from rnngen.config import base_config
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ENV = {**os.environ, "PYTHONPATH": REPO}  # the package is importable from any working directory
+RNNGEN = [sys.executable, "-m", "rnngen.cli"]  # the real command: rnngen.cli.command, as the console script
+
+
+def rnngen(*args, check=True, cwd=REPO, env=ENV) -> subprocess.CompletedProcess:
+    """Runs ``rnngen ARGS`` in a subprocess; with ``check``, a failure is an AssertionError showing its stderr."""
+    result = subprocess.run(RNNGEN + list(args), capture_output=True, text=True, timeout=300, cwd=cwd, env=env)
+    if check and result.returncode != 0:
+        raise AssertionError(f"rnngen {' '.join(args)} failed ({result.returncode}):\n{result.stderr}")
+    return result
 
 TINY_OVERRIDES = {
     "model.num_layers": 1,
@@ -55,3 +72,10 @@ def tree_snapshot(path) -> dict | None:
     for root, dirs, files in os.walk(path):
         entries += [os.path.join(root, name) for name in dirs + files]
     return {os.path.relpath(entry, path): (os.lstat(entry).st_size, os.lstat(entry).st_mtime_ns) for entry in entries}
+
+
+def weighted_sum(hs, carry, key):
+    """A scalar that depends on every output and every final carry entry with distinct weights."""
+    leaves = [hs] + jax.tree.leaves(carry)
+    keys = jax.random.split(key, len(leaves))
+    return sum(jnp.sum(x * jax.random.normal(k, x.shape)) for k, x in zip(keys, leaves))

@@ -5,8 +5,7 @@ import os
 
 import pytest
 
-from helpers import cli_overrides, tree_snapshot
-from test_cli import rnngen
+from helpers import cli_overrides, rnngen, tree_snapshot
 
 CONFIG = "configs/shakespeare_char.py:quick"
 PNG = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR"  # a PNG header: its first NUL byte is at offset 8

@@ -2,26 +2,11 @@
 
 import json
 import os
-import subprocess
-import sys
 import textwrap
 
 import pytest
 
-from helpers import cli_overrides
-
-RNNGEN = [sys.executable, "-m", "rnngen.cli"]
-
-
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-ENV = {**os.environ, "PYTHONPATH": REPO}  # the package is importable from any working directory
-
-
-def rnngen(*args, check=True, cwd=REPO, env=ENV):
-    result = subprocess.run(RNNGEN + list(args), capture_output=True, text=True, timeout=300, cwd=cwd, env=env)
-    if check and result.returncode != 0:
-        raise AssertionError(f"rnngen {' '.join(args)} failed ({result.returncode}):\n{result.stderr}")
-    return result
+from helpers import ENV, REPO, cli_overrides, rnngen
 
 
 @pytest.fixture(scope="module")

@@ -16,9 +16,8 @@ import time
 
 import pytest
 
-from helpers import cli_overrides
+from helpers import ENV, REPO, RNNGEN, cli_overrides, rnngen
 from rnngen.cli import main
-from test_cli import ENV, REPO, RNNGEN, rnngen
 
 
 @pytest.fixture(scope="module")

@@ -5,8 +5,7 @@ import math
 
 import pytest
 
-from helpers import cli_overrides, tree_snapshot
-from test_cli import rnngen
+from helpers import cli_overrides, rnngen, tree_snapshot
 
 TOKENIZER_OVERRIDES = {
     "word": {"tokenizer.min_count": 1},

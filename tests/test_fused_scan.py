@@ -1,7 +1,6 @@
 """The optimized recurrence (custom VJP, folded first-layer projection, bfloat16)
 against the plain reference: autodiff through ``lax.scan`` of each cell's ``step``."""
 
-import re
 
 import jax
 import jax.numpy as jnp
@@ -9,14 +8,13 @@ import numpy as np
 import pytest
 from flax import nnx
 
+from helpers import weighted_sum
 from rnngen.config import base_config
 from rnngen.models import GRUCell, LSTMCell, SimpleRNNCell, build_model
 from rnngen.train.train import make_loss_fn
 
 BATCH, TIME, INPUT, HIDDEN, VOCAB = 3, 7, 4, 5, 11
 CELLS = [LSTMCell, GRUCell, SimpleRNNCell]
-# The buffers and temporaries of the compiled program are checked on XLA's CPU backend, whose program they describe.
-cpu_program = pytest.mark.skipif(jax.default_backend() != "cpu", reason="checks the program XLA compiles for CPU")
 
 
 def random_carry(cell, key):
@@ -25,13 +23,6 @@ def random_carry(cell, key):
     leaves, tree = jax.tree.flatten(zeros)
     keys = jax.random.split(key, len(leaves))
     return jax.tree.unflatten(tree, [jax.random.normal(k, x.shape) for k, x in zip(keys, leaves)])
-
-
-def weighted_sum(hs, carry, key):
-    """A scalar that depends on every output and every final carry entry with distinct weights."""
-    leaves = [hs] + jax.tree.leaves(carry)
-    keys = jax.random.split(key, len(leaves))
-    return sum(jnp.sum(x * jax.random.normal(k, x.shape)) for k, x in zip(keys, leaves))
 
 
 @pytest.mark.parametrize("cell_class", CELLS)
@@ -110,46 +101,6 @@ def test_bfloat16_compute_keeps_float32_gradients_close_to_float32(cell):
         assert got.dtype == jnp.float32
         np.testing.assert_allclose(got, want, atol=0.05 * float(jnp.max(jnp.abs(want))) + 1e-6)
     assert not all(bool(jnp.all(a == b)) for a, b in zip(jax.tree.leaves(bf16_grads), jax.tree.leaves(grads)))
-
-
-def compiled_recurrence_gradient(cell, time, batch, input_size):
-    """The compiled gradient, for the parameters and the inputs, of a weighted sum of the outputs and final
-    carry of the cell's projection and recurrence over random inputs [time, batch, input_size]."""
-    cell.recurrence = "fused"
-    graphdef, params = nnx.split(cell)
-    inputs = jax.random.normal(jax.random.PRNGKey(4), (time, batch, input_size))
-
-    def loss(params, inputs):
-        module = nnx.merge(graphdef, params)
-        hs, final = module.recur(module.project_inputs(inputs), module.zero_carry(batch))
-        return weighted_sum(hs, final, jax.random.PRNGKey(5))
-
-    return jax.jit(jax.grad(loss, argnums=(0, 1))).lower(params, inputs).compile()
-
-
-@cpu_program
-@pytest.mark.parametrize("cell_class,num_gates", [(LSTMCell, 4), (GRUCell, 3)])
-def test_the_gradient_keeps_the_gates_and_their_gradients_in_the_input_projections_buffer(cell_class, num_gates):
-    """No zero-filled or copied [time, batch, gates] buffer: the forward scan writes the activated gates
-    over the input projections, and the backward scan their gradients over the gates, in place."""
-    hlo = compiled_recurrence_gradient(cell_class(INPUT, HIDDEN, rngs=nnx.Rngs(0)), TIME, BATCH, INPUT).as_text()
-    gates = rf"= f32\[{TIME},{BATCH},{num_gates * HIDDEN}\]\{{[\d,]+\}}"
-    filled = re.findall(rf"{gates} (?:broadcast|fusion)\(%constant[.\d]*\)", hlo)
-    copied = re.findall(rf"{gates} copy\(", hlo)
-    assert not filled and not copied, (filled, copied)
-    assert re.search(gates, hlo), "the test's pattern matches no buffer of the gates' shape"
-
-
-@cpu_program
-def test_the_gru_gradient_stacks_one_hidden_sized_buffer_besides_the_outputs():
-    """The GRU's residual keeps r, z and n in the projection's buffer and only the recurrent part of n as a
-    stacked extra, which the backward overwrites with the n-block of its recurrent gradient. The compiled
-    gradient's temporaries measured 8.1 [time, batch, hidden] arrays' worth so, 17.0 with r, z, n,
-    h_n and the gradients dx and dhz each stacked separately."""
-    time, batch, hidden = 50, 16, 64
-    compiled = compiled_recurrence_gradient(GRUCell(hidden, hidden, rngs=nnx.Rngs(0)), time, batch, hidden)
-    step_bytes = time * batch * hidden * 4
-    assert compiled.memory_analysis().temp_size_in_bytes < 9 * step_bytes
 
 
 def test_in_place_gates_whose_residual_does_not_fit_the_inputs_are_refused():

@@ -16,11 +16,11 @@ import textwrap
 
 import pytest
 
+from helpers import REPO
 from rnngen.runtime.huge_pages import (
     FIRST_GLIBC_WITH_TUNABLE, glibc_version, huge_pages_on_request, tunables_with_huge_pages,
 )
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RESTARTS_HERE = (glibc_version() or (0, 0)) >= FIRST_GLIBC_WITH_TUNABLE and huge_pages_on_request()
 needs_restart = pytest.mark.skipif(not RESTARTS_HERE, reason="needs glibc 2.35+ and transparent huge pages on madvise")
 

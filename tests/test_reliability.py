@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 import rnngen
-from helpers import cli_overrides, read_metrics
+from helpers import ENV, REPO, RNNGEN, cli_overrides, read_metrics
 from processes import cluster_overrides, run_together
 from rnngen.errors import UsageError
 from rnngen.checkpoints.manager import remove_for_good
@@ -24,7 +24,6 @@ from rnngen.checkpoints.workdir import disk_full_reason
 from rnngen.train.metrics_writer import drop_records_after
 from rnngen.checkpoints.workdir import StopSignals
 from rnngen.checkpoints.workdir import WorkdirLock
-from test_cli import ENV, REPO, RNNGEN
 
 CONFIG = "configs/stdlib_char.py:quick"
 # Long enough that a signal sent once the first step is logged lands inside the loop.

@@ -14,11 +14,9 @@ import sys
 import numpy as np
 import pytest
 
-from helpers import cli_overrides, read_metrics, tree_snapshot
+from helpers import ENV, REPO, RNNGEN, cli_overrides, read_metrics, tree_snapshot
 from processes import cluster_overrides, run_together
-from test_cli import ENV, RNNGEN
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RUNS = os.path.join(REPO, "tests", "sharding_runs.py")
 EIGHT = "--xla_force_host_platform_device_count=8"
 PHASES = (("one", ""), ("eight", EIGHT), ("back", ""))  # (phase, XLA_FLAGS), in order
