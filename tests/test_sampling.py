@@ -5,7 +5,8 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from rnngen.decoding.sampler import sample, top_k_filter, top_p_filter
+from rnngen.decoding.filters import top_k_filter, top_p_filter
+from rnngen.decoding.sampler import sample
 
 VOCAB = 11
 

@@ -11,25 +11,15 @@ no_repeat_ngram_size are traced runtime values, so changing them does not recomp
 from __future__ import annotations
 
 import functools
-from typing import Any, Callable, NamedTuple
+from typing import Any, Callable
 
 import jax
 
-from rnngen.decoding.filters import ban_token, sample_token, top_k_filter, top_p_filter  # noqa: F401  (public here)
 from rnngen.decoding.loop import Generated, decode
 from rnngen.decoding.repetition import NO_REPEAT_OFF, PENALTY_OFF
 from rnngen.decoding.settings import Settings, make_settings
 
 ApplyFn = Callable[[Any, jax.Array, Any], tuple[jax.Array, Any]]
-
-
-class SamplerState(NamedTuple):
-    """The loop state of the first sampler (kept for code that imports it; the loop
-    now runs on :class:`rnngen.decoding.loop.LoopState`)."""
-
-    logits: jax.Array
-    carry: Any
-    key: jax.Array
 
 
 @functools.partial(jax.jit, static_argnames=("apply_fn", "num_new_tokens"))
