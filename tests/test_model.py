@@ -8,7 +8,7 @@ from flax import nnx
 
 from rnngen.config import base_config
 from rnngen.errors import UsageError
-from rnngen.models import build_model, parameter_counts, zero_carry
+from rnngen.models import build_model, parameter_counts
 from rnngen.train.preflight import validate_config
 from rnngen.train.train import build_setup
 from rnngen.train.train import make_train_step
@@ -33,8 +33,8 @@ def tokens(shape, seed=0):
 def test_carrying_the_state_across_windows_equals_one_long_window(cell, input_kind):
     model = build_model(VOCAB, small_model_config(cell, input=input_kind), seed=0)
     sequence = tokens((3, 20))
-    whole, whole_carry = model(sequence, zero_carry(model, 3))
-    first, carry = model(sequence[:, :12], zero_carry(model, 3))
+    whole, whole_carry = model(sequence, model.zero_carry(3))
+    first, carry = model(sequence[:, :12], model.zero_carry(3))
     second, carry = model(sequence[:, 12:], carry)
     assert whole.shape == (3, 20, VOCAB)
     np.testing.assert_allclose(np.concatenate([first, second], axis=1), whole, rtol=1e-5, atol=1e-6)
@@ -45,7 +45,7 @@ def test_carrying_the_state_across_windows_equals_one_long_window(cell, input_ki
 def test_dropout_only_with_a_key():
     model = build_model(VOCAB, small_model_config(dropout=0.5), seed=0)
     sequence = tokens((2, 7))
-    carry = zero_carry(model, 2)
+    carry = model.zero_carry(2)
     plain, _ = model(sequence, carry)
     again, _ = model(sequence, carry)
     dropped, _ = model(sequence, carry, dropout_key=jax.random.PRNGKey(1))
@@ -89,8 +89,8 @@ def pure_params(model):
 def test_call_is_the_output_layer_on_the_features():
     model = build_model(VOCAB, small_model_config(dropout=0.5), seed=0)
     sequence, key = tokens((2, 7)), jax.random.PRNGKey(3)
-    hidden, carry = model.features(sequence, zero_carry(model, 2), dropout_key=key)
-    logits, call_carry = model(sequence, zero_carry(model, 2), dropout_key=key)
+    hidden, carry = model.features(sequence, model.zero_carry(2), dropout_key=key)
+    logits, call_carry = model(sequence, model.zero_carry(2), dropout_key=key)
     assert hidden.shape == (2, 7, 16)
     np.testing.assert_allclose(model.logits(hidden), logits, rtol=1e-6)
     for got, want in zip(jax.tree_util.tree_leaves(call_carry), jax.tree_util.tree_leaves(carry)):
@@ -103,7 +103,7 @@ def test_tied_output_layer_reuses_the_embedding(embed_dim, output_keys):
     tied = build_model(VOCAB, small_model_config(embed_dim=embed_dim, tie_embeddings=True), seed=0)
     assert set(pure_params(untied)) == {"embed", "layers", "output"}
     assert set(pure_params(tied)) == {"embed", "layers"} | output_keys
-    hidden, _ = tied.features(tokens((2, 5)), zero_carry(tied, 2))
+    hidden, _ = tied.features(tokens((2, 5)), tied.zero_carry(2))
     projected = hidden @ tied.output_projection.kernel[...] if embed_dim != 16 else hidden
     want = projected @ tied.embed.embedding[...].T + tied.output_bias[...]
     np.testing.assert_allclose(tied.logits(hidden), want, rtol=1e-5, atol=1e-6)
@@ -134,7 +134,7 @@ def test_the_output_layer_trains_the_tied_embedding(tie):
     targets = jnp.zeros((2, 6), jnp.int32)
 
     def loss(params):
-        logits, _ = nnx.merge(graphdef, params)(inputs, zero_carry(model, 2))
+        logits, _ = nnx.merge(graphdef, params)(inputs, model.zero_carry(2))
         return jnp.mean(-jax.nn.log_softmax(logits)[..., 0])
 
     grads = jax.grad(loss)(nnx.to_pure_dict(params))

@@ -7,7 +7,7 @@ import pytest
 from flax import nnx
 
 from rnngen.config import base_config
-from rnngen.models import RecurrentCell, build_model, register_cell, zero_carry
+from rnngen.models import RecurrentCell, build_model, register_cell
 from rnngen.models.wavefront import MIN_BATCH
 from rnngen.train.train import build_setup
 from rnngen.train.train import make_eval_step
@@ -27,7 +27,7 @@ def random_tokens(vocab, shape, seed=0):
 
 def random_carry(model, batch, seed=1):
     """A non-zero carry of ``model`` for ``batch`` streams, so that each layer's initial state matters."""
-    leaves, tree = jax.tree.flatten(zero_carry(model, batch))
+    leaves, tree = jax.tree.flatten(model.zero_carry(batch))
     keys = jax.random.split(jax.random.PRNGKey(seed), len(leaves))
     return jax.tree.unflatten(tree, [jax.random.normal(key, leaf.shape) * 0.5 for key, leaf in zip(keys, leaves)])
 
@@ -83,7 +83,7 @@ def test_autodiff_through_the_wavefront_equals_the_layered_gradient():
 
     def loss(params, wavefront):
         model = nnx.merge(graphdef, params)
-        hidden, _ = model.features(tokens, zero_carry(model, 2), wavefront=wavefront)
+        hidden, _ = model.features(tokens, model.zero_carry(2), wavefront=wavefront)
         return jnp.sum(jnp.sin(hidden))
 
     assert_trees_close(jax.grad(loss)(params, True), jax.grad(loss)(params, False))
@@ -92,7 +92,7 @@ def test_autodiff_through_the_wavefront_equals_the_layered_gradient():
 def test_the_wavefront_takes_no_dropout_key():
     model = build_model(13, model_config("lstm", 2, dropout=0.5), seed=0)
     with pytest.raises(ValueError, match="no dropout_key"):
-        model.features(random_tokens(13, (2, 4)), zero_carry(model, 2), dropout_key=jax.random.PRNGKey(0),
+        model.features(random_tokens(13, (2, 4)), model.zero_carry(2), dropout_key=jax.random.PRNGKey(0),
                        wavefront=True)
 
 

@@ -9,7 +9,7 @@ from rnngen.models.cells import (
     register_cell,
     registered_cells,
 )
-from rnngen.models.language_model import RNNLanguageModel, build_model, dropout, zero_carry
+from rnngen.models.language_model import RNNLanguageModel, build_model, dropout
 from rnngen.models.parameters import parameter_counts
 
 __all__ = [
@@ -24,5 +24,4 @@ __all__ = [
     "parameter_counts",
     "register_cell",
     "registered_cells",
-    "zero_carry",
 ]

@@ -227,11 +227,6 @@ def _matmul(x: jax.Array, y: jax.Array) -> jax.Array:
     return jnp.matmul(x, y, preferred_element_type=jnp.float32)
 
 
-def zero_carry(model: RNNLanguageModel, batch_size: int) -> tuple[Carry, ...]:
-    """The zero initial carry of ``model`` for ``batch_size`` streams."""
-    return model.zero_carry(batch_size)
-
-
 def build_model(vocab_size: int, model_config, seed: int) -> RNNLanguageModel:
     """Builds the model with parameters initialised from ``seed``."""
     return RNNLanguageModel(vocab_size, model_config, rngs=nnx.Rngs(params=seed))

@@ -21,12 +21,7 @@ from flax import nnx
 from rnngen.models.language_model import RNNLanguageModel, build_model, output_layer
 from rnngen.models.plugins import import_cell_module
 from rnngen.models.wavefront import MIN_BATCH as WAVEFRONT_MIN_BATCH
-from rnngen.train.losses import (
-    AUTO,
-    nll_sum,
-    resolve_chunk_size,
-    token_nll,  # noqa: F401  (re-exported: it used to live here)
-)
+from rnngen.train.losses import AUTO, nll_sum, resolve_chunk_size
 from rnngen.train.optimizer import make_optimizer, make_schedule
 
 
