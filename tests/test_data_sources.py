@@ -6,9 +6,9 @@ import subprocess
 import sys
 import urllib.request
 
-import ml_collections
 import pytest
 
+from rnngen.config import base_config
 from rnngen.data import DataError, load_splits
 from rnngen.data import tiny_shakespeare as ts
 from rnngen.data.stdlib_corpus import load_stdlib_splits, stdlib_py_files
@@ -18,10 +18,10 @@ FRACTIONS = (0.8, 0.1, 0.1)
 
 
 def _config(**overrides):
-    fields = dict(
-        source="text", path=None, manual_dir=None, data_dir=None, split_fractions=FRACTIONS, max_chars=None
-    )
-    return ml_collections.ConfigDict({**fields, **overrides})
+    """The data section of the base config, a text source split by FRACTIONS, with ``overrides``."""
+    config = base_config().data
+    config.update({"source": "text", "split_fractions": FRACTIONS, **overrides})
+    return config
 
 
 @pytest.fixture(scope="module")

@@ -18,7 +18,7 @@ def _tiny_shakespeare(cfg) -> dict[str, str]:
 def _text(cfg) -> dict[str, str]:
     if not cfg.path:
         raise DataError("source 'text' needs --config.data.path=FILE_OR_DIR")
-    return load_text_splits(cfg.path, cfg.split_fractions, cfg.get("encoding_errors", "strict"))
+    return load_text_splits(cfg.path, cfg.split_fractions, cfg.encoding_errors)
 
 
 def _stdlib(cfg) -> dict[str, str]:

@@ -37,7 +37,7 @@ def dropout(x: jax.Array, rate: float, key: jax.Array | None) -> jax.Array:
 
 def check_tying(model_config) -> None:
     """Tied embeddings need an embedding matrix to share: a UsageError otherwise."""
-    if model_config.get("tie_embeddings", False) and model_config.input != "embedding":
+    if model_config.tie_embeddings and model_config.input != "embedding":
         raise UsageError(
             "--config.model.tie_embeddings=True shares the embedding matrix with the output layer and "
             f"needs --config.model.input=embedding, got {model_config.input!r}"
@@ -62,7 +62,7 @@ class RNNLanguageModel(nnx.Module):
         check_tying(cfg)
         self.vocab_size = vocab_size
         self.one_hot = cfg.input == "one_hot"
-        self.tied = bool(cfg.get("tie_embeddings", False))
+        self.tied = bool(cfg.tie_embeddings)
         self.dropout_rate = float(cfg.dropout)
         input_size = vocab_size if self.one_hot else cfg.embed_dim
         if not self.one_hot:

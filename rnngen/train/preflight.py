@@ -84,7 +84,7 @@ def check_buildable(config) -> None:
     if config.model.input not in INPUT_KINDS:
         raise UsageError(f"--config.model.input must be one of {', '.join(INPUT_KINDS)}, got {config.model.input!r}")
     make_optimizer(config.train)
-    dtype = config.train.get("compute_dtype", "float32")
+    dtype = config.train.compute_dtype
     if dtype not in COMPUTE_DTYPES:
         raise UsageError(f"--config.train.compute_dtype must be one of {', '.join(COMPUTE_DTYPES)}, got {dtype!r}")
 
@@ -174,7 +174,7 @@ def validate_config(config) -> None:
             f"got {config.train.loss_chunk_size}"
         )
     check_tying(config.model)
-    if config.data.get("encoding_errors", "strict") not in ENCODING_ERRORS:
+    if config.data.encoding_errors not in ENCODING_ERRORS:
         raise UsageError(
             f"--config.data.encoding_errors must be one of {', '.join(ENCODING_ERRORS)}, "
             f"got {config.data.encoding_errors!r}"

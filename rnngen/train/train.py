@@ -21,7 +21,7 @@ from flax import nnx
 from rnngen.models.language_model import RNNLanguageModel, build_model, output_layer
 from rnngen.models.plugins import import_cell_module
 from rnngen.models.wavefront import MIN_BATCH as WAVEFRONT_MIN_BATCH
-from rnngen.train.losses import AUTO, nll_sum, resolve_chunk_size
+from rnngen.train.losses import nll_sum, resolve_chunk_size
 from rnngen.train.optimizer import make_optimizer, make_schedule
 
 
@@ -196,9 +196,7 @@ def build_setup(config, vocab_size: int) -> Setup:
     graphdef, params = nnx.split(model)
     optimizer = make_optimizer(config.train)
     state = create_train_state(model, nnx.to_pure_dict(params), optimizer, config.train.batch_size, config.seed)
-    loss_fn = make_loss_fn(
-        graphdef, config.train.get("loss_chunk_size", AUTO), config.train.get("compute_dtype", "float32")
-    )
+    loss_fn = make_loss_fn(graphdef, config.train.loss_chunk_size, config.train.compute_dtype)
     return Setup(model, make_apply_fn(graphdef), optimizer, make_schedule(config.train), state, loss_fn)
 
 
