@@ -1,6 +1,7 @@
 """Training end to end in-process: checkpoints, resume equality, metrics and events."""
 
 import glob
+import json
 import os
 import shutil
 
@@ -11,6 +12,8 @@ import pytest
 import rnngen
 from helpers import read_metrics, tiny_config
 from rnngen.errors import TrainingDiverged, UsageError
+from rnngen.checkpoints.fallback import GoodCheckpoints
+from rnngen.checkpoints.integrity import DIGEST_KEYS, CorruptCheckpoint
 from rnngen.checkpoints.manager import Checkpointer
 from rnngen.train.loop import train_and_evaluate
 from rnngen.train.train import abstract_state, build_setup
@@ -31,6 +34,26 @@ def test_checkpoint_round_trip(tmp_path, tiny_corpus):
     assert_trees_equal(restored, state)
     assert type(restored.opt_state) is type(state.opt_state)
     assert checkpointer.restore_meta(0) == meta
+    checkpointer.close()
+
+
+def test_a_checkpoint_whose_meta_has_no_digests_is_corrupt(tmp_path, tiny_corpus):
+    """Such a meta (as written before the digests existed) is skipped like any corrupt checkpoint."""
+    state = build_setup(tiny_config(tiny_corpus), vocab_size=20).state
+    checkpointer = Checkpointer(str(tmp_path))
+    meta = {"config": {}, "tokenizer": {}, "data_position": {}}
+    for step in (1, 2):
+        checkpointer.save(state._replace(step=np.int32(step)), meta)
+    path = os.path.join(checkpointer.step_path(2), "meta", "metadata")
+    with open(path) as f:
+        saved = json.load(f)
+    with open(path, "w") as f:
+        json.dump({key: value for key, value in saved.items() if key not in DIGEST_KEYS}, f)
+    with pytest.raises(CorruptCheckpoint, match=r"step 2 .* unreadable: ValueError: the meta item lacks state_sha256, "
+                                                r"meta_sha256$"):
+        checkpointer.restore_checked_meta(2)
+    walker = GoodCheckpoints(checkpointer, checkpointer.candidates("latest"))
+    assert walker.meta()[0] == 1 and [bad.step for bad in walker.bad] == [2]
     checkpointer.close()
 
 

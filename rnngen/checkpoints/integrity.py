@@ -2,9 +2,8 @@
 
 Every checkpoint's meta records the SHA-256 of its state's arrays (shapes,
 dtypes and bytes, in pytree order) and of its own JSON. A state or meta that
-cannot be read, or whose digest differs, or a meta without its keys marks the
-checkpoint corrupt. Checkpoints written before the digests existed are checked
-for readability only.
+cannot be read, or whose digest differs, or a meta without its keys (the digests
+among them) marks the checkpoint corrupt.
 """
 
 from __future__ import annotations
@@ -63,18 +62,17 @@ def sealed_meta(meta: dict, state: Any) -> dict:
 
 
 def check_meta(meta: Any) -> None:
-    """Raises ValueError unless ``meta`` is a dict with the keys every checkpoint's meta has,
-    matching its digest."""
-    missing = [key for key in META_KEYS if not isinstance(meta, dict) or key not in meta]
+    """Raises ValueError unless ``meta`` is a dict with the keys every checkpoint's meta has, its
+    digests included, matching its own digest."""
+    missing = [key for key in META_KEYS + DIGEST_KEYS if not isinstance(meta, dict) or key not in meta]
     if missing:
         raise ValueError(f"the meta item lacks {', '.join(missing)}")
-    expected = meta.get(META_DIGEST_KEY)
-    if expected is not None and meta_digest(meta) != expected:
+    if meta_digest(meta) != meta[META_DIGEST_KEY]:
         raise ValueError("the meta item does not match the digest saved with it")
 
 
 def check_state(state: Any, meta: dict) -> None:
-    """Raises ValueError when ``state`` does not match the digest recorded in ``meta``."""
-    expected = meta.get(DIGEST_KEY)
-    if expected is not None and state_digest(state) != expected:
+    """Raises ValueError when ``state`` does not match the digest recorded in ``meta`` (checked by
+    :func:`check_meta`)."""
+    if state_digest(state) != meta[DIGEST_KEY]:
         raise ValueError("the state's arrays do not match the digest saved with them")
