@@ -306,7 +306,7 @@ def test_score_equals_the_evaluation_loss_and_sums_its_token_surprisals(tmp_path
     setup = build_setup(config, tokenizer.vocab_size)
     model = LanguageModel(TrainedModel(config, tokenizer, setup.model, setup.apply_fn, setup.state.params, 0, setup.loss_fn))
     scored = model.score(text)
-    expected = evaluate(make_eval_step(setup.loss_fn), setup.state.params, setup.model.zero_carry(1),
+    expected = evaluate(jax.jit(make_eval_step(setup.loss_fn)), setup.state.params, setup.model.zero_carry(1),
                         encode_split(tokenizer, text), batch_size=1, seq_len=16)
     assert scored["tokens"] == expected["tokens"] == len(text) - 1
     assert scored["bits_per_char"] == pytest.approx(expected["bpc"], rel=1e-5)

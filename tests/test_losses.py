@@ -109,9 +109,9 @@ def test_eval_and_train_steps_agree_between_chunked_and_plain(tie):
     for chunk in (-1, 6):
         setup = build_setup(small_config(**{"model.tie_embeddings": tie, "train.loss_chunk_size": chunk}), VOCAB)
         inputs, targets, mask = batch()
-        eval_step = make_eval_step(setup.loss_fn)
+        eval_step = jax.jit(make_eval_step(setup.loss_fn))
         nll, count, _ = eval_step(setup.state.params, setup.model.zero_carry(BATCH), inputs, targets, mask)
-        train_step = make_train_step(setup.loss_fn, setup.optimizer, setup.schedule)
+        train_step = jax.jit(make_train_step(setup.loss_fn, setup.optimizer, setup.schedule))
         train_batch = {"inputs": inputs, "targets": targets, "reset": np.asarray(False)}
         state, metrics = train_step(setup.state, train_batch, jax.random.PRNGKey(0))
         results.append((nll, count, metrics, state.params))

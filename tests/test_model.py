@@ -58,7 +58,7 @@ def test_train_step_carries_the_final_state_and_resets_on_a_new_stream():
     config.model.update(dict(small_model_config()))
     config.train.batch_size = 2
     setup = build_setup(config, VOCAB)
-    train_step = make_train_step(setup.loss_fn, setup.optimizer, setup.schedule)
+    train_step = jax.jit(make_train_step(setup.loss_fn, setup.optimizer, setup.schedule))
     window = tokens((2, 9))
     batch = {"inputs": window[:, :-1], "targets": window[:, 1:], "reset": np.asarray(False)}
     params_before = setup.state.params

@@ -157,16 +157,18 @@ def dispatch_window() -> DispatchWindow:
 
 
 def keep_state_shardings(train_step: Callable, shardings: TrainState, mesh: Mesh) -> Callable:
-    """``train_step(state, batch, key) -> (state, metrics)`` jitted so that the new state keeps
-    ``shardings`` step after step (the donated state's buffers are reused) and the metrics are
-    replicated scalars that every process can read; pace it with a :class:`DispatchWindow` (``watched=1``)."""
+    """The pure ``train_step(state, batch, key) -> (state, metrics)`` (:func:`rnngen.train.train.make_train_step`)
+    jitted, its one jit, so that the new state keeps ``shardings`` step after step (the donated state's
+    buffers are reused) and the metrics are replicated scalars that every process can read; pace it
+    with a :class:`DispatchWindow` (``watched=1``)."""
     return jax.jit(train_step, donate_argnums=0, out_shardings=(shardings, replicated(mesh)))
 
 
 def sharded_eval_step(eval_step: Callable, mesh: Mesh, rows: int, window: DispatchWindow) -> Callable:
-    """``eval_step(params, carry, inputs, targets, mask) -> (nll_sum, count, carry)`` taking numpy
-    inputs, targets and mask [rows, time] (the global batch, on every process) and placing their
-    rows over ``data``; the sums come back replicated, the carry keeps its rows' sharding; paced by ``window``."""
+    """The pure ``eval_step(params, carry, inputs, targets, mask) -> (nll_sum, count, carry)``
+    (:func:`rnngen.train.train.make_eval_step`) jitted, its one jit, taking numpy inputs, targets and
+    mask [rows, time] (the global batch, on every process) and placing their rows over ``data``; the
+    sums come back replicated, the carry keeps its rows' sharding; paced by ``window``."""
     batch_sharding = rows_sharding(mesh, rows)
     jitted = jax.jit(eval_step, out_shardings=(replicated(mesh), replicated(mesh), batch_sharding))
     step = window.pace(jitted, watched=0)

@@ -114,10 +114,11 @@ def keep_if(ok: jax.Array, new: Any, old: Any) -> Any:
 def make_train_step(
     loss_fn: LossFn, optimizer: optax.GradientTransformation, schedule: optax.Schedule, skip_nonfinite: bool = False
 ):
-    """Returns the jitted ``train_step(state, batch, key) -> (state, metrics)``.
+    """Returns the pure ``train_step(state, batch, key) -> (state, metrics)``, not jitted:
+    :func:`rnngen.train.sharding.keep_state_shardings` jits it once, donating the state.
 
     batch: {"inputs": int32 [batch, time], "targets": int32 [batch, time],
-    "reset": bool []}. The state is donated; the final carry, gradient stopped,
+    "reset": bool []}; key: the step's dropout key. The final carry, gradient stopped,
     becomes the next batch's initial carry. ``loss_fn`` is :func:`make_loss_fn`'s;
     metrics["loss"] is the mean nll per token in nats.
 
@@ -156,11 +157,12 @@ def make_train_step(
             metrics["skipped"] = (~ok).astype(jnp.float32)
         return new_state, metrics
 
-    return jax.jit(train_step, donate_argnums=0)
+    return train_step
 
 
 def make_eval_step(loss_fn: LossFn):
-    """Returns the jitted ``eval_step(params, carry, inputs, targets, mask) -> (nll_sum, count, carry)``.
+    """Returns the pure ``eval_step(params, carry, inputs, targets, mask) -> (nll_sum [], count [], carry)``,
+    not jitted: :func:`rnngen.train.sharding.sharded_eval_step` jits it once.
 
     inputs, targets: int32 [batch, time]; mask: float32 [batch, time], 1 for real targets;
     nll_sum: nats summed over the masked tokens; count: the number of those tokens.
@@ -173,7 +175,7 @@ def make_eval_step(loss_fn: LossFn):
         total, carry = loss_fn(params, inputs, carry, targets, mask, wavefront=wavefront)
         return total, jnp.sum(mask), carry
 
-    return jax.jit(eval_step)
+    return eval_step
 
 
 class Setup(NamedTuple):

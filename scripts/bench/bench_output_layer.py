@@ -87,7 +87,8 @@ def run_variant(args) -> dict:
     batch = {"inputs": window[:, :-1], "targets": window[:, 1:], "reset": np.asarray(False)}
     key = jax.random.PRNGKey(0)
     start = time.perf_counter()
-    compiled = make_train_step(setup.loss_fn, setup.optimizer, setup.schedule).lower(setup.state, batch, key).compile()
+    train_step = jax.jit(make_train_step(setup.loss_fn, setup.optimizer, setup.schedule), donate_argnums=0)
+    compiled = train_step.lower(setup.state, batch, key).compile()
     compile_s = time.perf_counter() - start
     state, times, losses = setup.state, [], []
     for _ in range(args.steps + 1):

@@ -6,14 +6,15 @@
     python scripts/bench/bench_rnngen.py curve lstm_1x256 --steps 500 --dtype bfloat16 --ids train.npy
     python scripts/bench/bench_rnngen.py matmul
 
-Training times the real jitted train step (``rnngen.train.train``) on random
-token batches; sampling times the real compiled sampler (``rnngen.decoding.sampler.sample``)
-from a one-character prompt; evaluation times ``rnngen.train.evaluation.total_nll``
-over a split's char ids (``--ids``, a .npy file that ``bench.py`` writes from
-tiny_shakespeare). Throughputs are characters per second. JAX runs on its default
-device (a GPU when it has one). Like the ``rnngen`` command this script compiles for
-512-bit CPU vectors, and ``train`` and ``curve`` restart with malloc's huge pages, as
-the opt-in ``rnngen --huge-pages train`` does.
+Training times the real train step (``rnngen.train.train.make_train_step``, jitted
+with its state donated as the trainer does) on random token batches; sampling times
+the real compiled sampler (``rnngen.decoding.sampler.sample``) from a one-character
+prompt; evaluation times ``rnngen.train.evaluation.total_nll`` over a split's char ids
+(``--ids``, a .npy file that ``bench.py`` writes from tiny_shakespeare). Throughputs
+are characters per second. JAX runs on its default device (a GPU when it has one).
+Like the ``rnngen`` command this script compiles for 512-bit CPU vectors, and
+``train`` and ``curve`` restart with malloc's huge pages, as the opt-in
+``rnngen --huge-pages train`` does.
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ from bench_cases import report as report_line  # noqa: E402
 from rnngen.config import base_config  # noqa: E402
 from rnngen.runtime.huge_pages import restart_with_huge_pages  # noqa: E402
 from rnngen.decoding.sampler import sample  # noqa: E402
-from rnngen.train.compile_ahead import compile_ahead  # noqa: E402
+from rnngen.runtime.memory import release_freed_memory  # noqa: E402
 from rnngen.train.train import build_setup  # noqa: E402
 from rnngen.train.train import make_eval_step, make_train_step  # noqa: E402
 from rnngen.runtime.xla_flags import prefer_wide_vectors  # noqa: E402
@@ -68,14 +69,20 @@ def random_batch(seed: int = 0) -> dict:
     return {"inputs": jnp.asarray(ids[:, :-1]), "targets": jnp.asarray(ids[:, 1:]), "reset": jnp.asarray(False)}
 
 
+def donated_train_step(setup):
+    """``setup``'s pure train step jitted once with its state donated, as the trainer's is."""
+    return jax.jit(make_train_step(setup.loss_fn, setup.optimizer, setup.schedule), donate_argnums=0)
+
+
 def bench_train(case: str, dtype: str, repeats: int) -> None:
     """Characters per second of the train step; compile_s is the jit's lower + compile time;
     faulted_mib_per_step the memory each step touches for the first time since it was mapped."""
     setup = build_setup(case_config(case, dtype), VOCAB)
-    step_fn = make_train_step(setup.loss_fn, setup.optimizer, setup.schedule)
+    step_fn = donated_train_step(setup)
     batch, key = random_batch(), jax.random.PRNGKey(0)
     start = time.perf_counter()
-    compiled = compile_ahead(step_fn, setup.state, batch, key)  # as the trainer does
+    compiled = step_fn.lower(setup.state, batch, key).compile()
+    release_freed_memory()  # after compiling, as the `rnngen` command's trainer does
     compile_s = time.perf_counter() - start
     holder = {"state": setup.state}
 
@@ -94,7 +101,7 @@ def bench_curve(case: str, dtype: str, steps: int, ids: np.ndarray) -> None:
     from rnngen.data.batching import TBPTTBatcher
 
     setup = build_setup(case_config(case, dtype), eval_vocab(ids))
-    step_fn = make_train_step(setup.loss_fn, setup.optimizer, setup.schedule)
+    step_fn = donated_train_step(setup)
     batcher = TBPTTBatcher(ids, BATCH, SEQ_LEN, seed=0)
     state, position, losses = setup.state, {"epoch": 0, "batch": 0}, []
     start = time.perf_counter()
@@ -135,7 +142,7 @@ def bench_eval(ids: np.ndarray, repeats: int, case: str) -> None:
     from rnngen.train.evaluation import total_nll
 
     setup = build_setup(case_config(case), eval_vocab(ids))
-    eval_step = make_eval_step(setup.loss_fn)
+    eval_step = jax.jit(make_eval_step(setup.loss_fn))
     carry = setup.model.zero_carry(EVAL_BATCH)
 
     def run():
