@@ -131,7 +131,6 @@ def test_the_output_layer_trains_the_tied_embedding(tie):
     model = build_model(VOCAB, small_model_config(tie_embeddings=tie), seed=0)
     graphdef, params = nnx.split(model)
     inputs = tokens((2, 6)) % (VOCAB - 1) + 1
-    targets = jnp.zeros((2, 6), jnp.int32)
 
     def loss(params):
         logits, _ = nnx.merge(graphdef, params)(inputs, model.zero_carry(2))
