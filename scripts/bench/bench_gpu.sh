@@ -12,6 +12,6 @@ cd "$(dirname "$0")/../.."
 status=0
 # The optimized and reference paths in full float32 (no TF32), so that they agree to float tolerance.
 JAX_DEFAULT_MATMUL_PRECISION=highest "${PYTHON:-python3}" -m pytest -q -p no:cacheprovider \
-    tests/test_fused_scan.py tests/test_noise.py || status=1
+    tests/models/test_fused_scan.py tests/decoding/test_noise.py || status=1
 "${PYTHON:-python3}" scripts/bench/bench.py --json --rounds "${BENCH_ROUNDS:-1}" --curve-steps 500 "$@" || status=1
 exit $status

@@ -5,7 +5,11 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 from helpers import ENV, REPO
+
+pytestmark = pytest.mark.slow  # real-command runs: the full suite, not the fast tier
 
 TINY_MODEL = ["model.hidden_size=16", "model.embed_dim=8", "train.batch_size=4", "train.eval_batch_size=4",
               "train.seq_len=16", "tokenizer.vocab_size=320", "tokenizer.min_count=1"]

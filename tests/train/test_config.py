@@ -4,11 +4,12 @@ import pathlib
 
 import pytest
 
+from helpers import REPO
 from rnngen.config import KEYS, base_config, config_keys
 from rnngen.config_files import apply_overrides, load_config
 from rnngen.errors import UsageError
 
-CONFIGS = pathlib.Path(__file__).resolve().parents[1] / "configs"
+CONFIGS = pathlib.Path(REPO) / "configs"
 
 
 def test_every_config_key_is_documented_and_listed_by_train_help():

@@ -25,6 +25,8 @@ from rnngen.train.metrics_writer import drop_records_after
 from rnngen.checkpoints.workdir import StopSignals
 from rnngen.checkpoints.workdir import WorkdirLock
 
+pytestmark = pytest.mark.slow  # real-command runs: the full suite, not the fast tier
+
 CONFIG = "configs/stdlib_char.py:quick"
 # Long enough that a signal sent once the first step is logged lands inside the loop.
 SIGNAL_RUN = {"train.num_steps": 300, "train.eval_every": 100, "train.checkpoint_every": 100, "model.dropout": 0.1}

@@ -8,6 +8,7 @@ import urllib.request
 
 import pytest
 
+from helpers import REPO
 from rnngen.config import base_config
 from rnngen.data import DataError, load_splits
 from rnngen.data import tiny_shakespeare as ts
@@ -63,8 +64,7 @@ def test_loading_imports_neither_jax_nor_tensorflow(tfds_dir):
         f"ts.load_tiny_shakespeare({tfds_dir!r}, None); "
         "print(sorted(m for m in ('jax', 'tensorflow') if m in sys.modules))"
     )
-    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([root, os.environ.get("PYTHONPATH", "")])}
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([REPO, os.environ.get("PYTHONPATH", "")])}
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
 

@@ -1,4 +1,5 @@
-"""The real `rnngen` command end to end on a tiny corpus, and its user-error handling."""
+"""The real `rnngen` command end to end on a tiny corpus, and its user-error handling. Training a workdir and
+evaluating it is the fast tier's one end-to-end run; the rest is marked slow."""
 
 import json
 import os
@@ -28,6 +29,7 @@ def test_eval_json_is_the_last_line(trained_workdir):
     assert metrics["bpc"] == pytest.approx(metrics["loss"] / 0.6931471805599453)
 
 
+@pytest.mark.slow
 def test_sample_prints_prompt_and_is_reproducible(trained_workdir):
     args = ["sample", "--workdir", trained_workdir, "--prompt", "KING", "--length", "30", "--temperature", "0.8",
             "--num-samples", "2", "--seed", "3", "--checkpoint", "best"]
@@ -40,6 +42,7 @@ def test_sample_prints_prompt_and_is_reproducible(trained_workdir):
 
 
 @pytest.mark.parametrize("user_flags, wide", [("", True), ("--xla_cpu_prefer_vector_width=256", False)])
+@pytest.mark.slow
 def test_the_command_compiles_for_512_bit_vectors_unless_xla_flags_name_a_width(trained_workdir, tmp_path, user_flags,
                                                                                 wide):
     """XLA dumps each compiled program's non-default options: the sampler's show the command's width."""
@@ -60,6 +63,7 @@ def test_the_command_compiles_for_512_bit_vectors_unless_xla_flags_name_a_width(
         (["--checkpoint", "99"], "no checkpoint at step 99"),
     ],
 )
+@pytest.mark.slow
 def test_sample_user_errors_are_one_line(trained_workdir, args, message):
     result = rnngen("sample", "--workdir", trained_workdir, *args, check=False)
     assert result.returncode == 2
@@ -67,11 +71,13 @@ def test_sample_user_errors_are_one_line(trained_workdir, args, message):
     assert result.stdout == ""
 
 
+@pytest.mark.slow
 def test_sample_without_checkpoint_is_a_clear_error(tmp_path):
     result = rnngen("eval", "--workdir", str(tmp_path), check=False)
     assert result.returncode == 2 and "no checkpoint" in result.stderr and "Traceback" not in result.stderr
 
 
+@pytest.mark.slow
 def test_bad_override_is_a_clear_error(tmp_path, tiny_corpus):
     result = rnngen("train", "--config", "configs/stdlib_char.py:quick", "--workdir", str(tmp_path / "w"),
                     "--config.train.num_stepz=5", check=False)
@@ -84,6 +90,7 @@ def test_bad_override_is_a_clear_error(tmp_path, tiny_corpus):
      ("--config.model.dropout=1.0", "model.dropout must be in [0, 1)"),
      ("--config.model.cell_module=no_such_module_xyz", "cannot be imported")],
 )
+@pytest.mark.slow
 def test_bad_config_values_are_one_line_errors(tmp_path, tiny_corpus, override, message):
     workdir = tmp_path / "w"
     result = rnngen("train", "--config", "configs/stdlib_char.py:quick", "--workdir", str(workdir),
@@ -91,6 +98,7 @@ def test_bad_config_values_are_one_line_errors(tmp_path, tiny_corpus, override, 
     assert result.returncode == 2 and message in result.stderr and "Traceback" not in result.stderr
 
 
+@pytest.mark.slow
 def test_resuming_with_a_changed_batch_size_is_refused(trained_workdir, tiny_corpus):
     before = sorted(os.listdir(os.path.join(trained_workdir, "checkpoints")))
     result = rnngen("train", "--config", "configs/shakespeare_char.py:quick", "--workdir", trained_workdir,
@@ -99,6 +107,7 @@ def test_resuming_with_a_changed_batch_size_is_refused(trained_workdir, tiny_cor
     assert sorted(os.listdir(os.path.join(trained_workdir, "checkpoints"))) == before
 
 
+@pytest.mark.slow
 def test_help_lists_every_config_key():
     text = rnngen("train", "--help").stdout
     for key in ("seed", "data.source", "data.manual_dir", "model.cell", "train.checkpoint_every"):
@@ -107,6 +116,7 @@ def test_help_lists_every_config_key():
 
 
 @pytest.mark.parametrize("as_module", [False, True], ids=["py_file", "module_name"])
+@pytest.mark.slow
 def test_a_cell_defined_outside_rnngen_is_trained_and_sampled(tmp_path, tiny_corpus, as_module):
     cell_file = tmp_path / "my_cells.py"
     cell_file.write_text(textwrap.dedent('''
@@ -137,6 +147,7 @@ def test_a_cell_defined_outside_rnngen_is_trained_and_sampled(tmp_path, tiny_cor
     assert text.startswith("KING") and len(text.rstrip("\n")) == 14
 
 
+@pytest.mark.slow
 def test_quick_shakespeare_config_trains_from_the_tfds_manual_dir(tmp_path, shakespeare_dir):
     workdir = str(tmp_path / "run")
     small = ["--config.model.hidden_size=16", "--config.train.num_steps=2", "--config.train.eval_every=2",

@@ -7,6 +7,8 @@ import pytest
 
 from helpers import cli_overrides, rnngen, tree_snapshot
 
+pytestmark = pytest.mark.slow  # real-command runs: the full suite, not the fast tier
+
 TOKENIZER_OVERRIDES = {
     "word": {"tokenizer.min_count": 1},
     "subword": {"tokenizer.vocab_size": 320},

@@ -145,6 +145,7 @@ def train_losses(tmp_path, tiny_corpus, name: str, recurrence: str) -> list[floa
     return [r["loss"] for r in read_metrics(str(tmp_path / name), "train")]
 
 
+@pytest.mark.slow  # four training runs
 def test_an_edit_of_a_built_in_step_trains_under_scan_and_fused_runs_the_same_math(tmp_path, tiny_corpus, monkeypatch):
     """model.recurrence=scan runs the cell's step; fused runs the hand-written form of the unedited math."""
     from rnngen.models import LSTMCell

@@ -19,6 +19,8 @@ import pytest
 from helpers import ENV, REPO, RNNGEN, cli_overrides, rnngen
 from rnngen.cli import main
 
+pytestmark = pytest.mark.slow  # real-command runs: the full suite, not the fast tier
+
 
 @pytest.fixture(scope="module")
 def workdir(tmp_path_factory, tiny_corpus):

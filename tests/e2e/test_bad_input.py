@@ -7,6 +7,8 @@ import pytest
 
 from helpers import cli_overrides, rnngen, tree_snapshot
 
+pytestmark = pytest.mark.slow  # real-command runs: the full suite, not the fast tier
+
 CONFIG = "configs/shakespeare_char.py:quick"
 PNG = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR"  # a PNG header: its first NUL byte is at offset 8
 VERSE = "KING 1:\nTo be or not to be, that is the question.\n" * 6  # 300 characters

@@ -17,6 +17,8 @@ import pytest
 from helpers import ENV, REPO, RNNGEN, cli_overrides, read_metrics, tree_snapshot
 from processes import cluster_overrides, run_together
 
+pytestmark = pytest.mark.slow  # real-command runs: the full suite, not the fast tier
+
 RUNS = os.path.join(REPO, "tests", "sharding_runs.py")
 EIGHT = "--xla_force_host_platform_device_count=8"
 PHASES = (("one", ""), ("eight", EIGHT), ("back", ""))  # (phase, XLA_FLAGS), in order
