@@ -83,7 +83,7 @@ def _forward_scan(gates: Gates, w_hh, b_hh, xs, carry, compute_dtype):
 
     With ``gates.in_place``, the residuals are ``(the buffer of xs with every overwrite written over its
     x_t, the extras stacked)``: a [time, batch, gates] scan output would be a new buffer that XLA zero-fills
-    and copies (``tests/test_fused_scan.py`` checks the compiled program).
+    and copies (``tests/perf/test_compiled_programs.py`` checks the compiled program).
     """
 
     def step(carry, x_t):

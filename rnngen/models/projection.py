@@ -8,7 +8,7 @@ benchmark's block). The backward pass here uses
 :func:`rnngen.models.matmuls.weight_gradient`, which XLA runs without
 transposing either large operand. It skips ``d_xs`` when ``xs``
 is not differentiated (a one-hot table). Values and gradients equal autodiff's
-(``tests/test_projection.py``).
+(``tests/models/test_projection.py``).
 """
 
 from __future__ import annotations

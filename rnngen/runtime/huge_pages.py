@@ -4,11 +4,10 @@ XLA's CPU runtime allocates each train step's temporary buffer (the
 ``[time, batch, gates]`` buffers and the other activations: tens to hundreds of
 MiB) with malloc and frees it when the step ends. glibc serves a block that
 large with a fresh ``mmap`` every time, so every step touches each of its 4 KiB
-pages for the first time again, a page fault apiece: about 60 MiB per step for
-the 1x256 LSTM and 230 MiB for the 2x512 on the development machine. With
+pages for the first time again, a page fault apiece. With
 ``GLIBC_TUNABLES=glibc.malloc.hugetlb=1`` (glibc 2.35 and later) malloc asks the
 kernel for transparent huge pages on those mappings (``madvise``), 2 MiB each,
-and the faults drop 30-fold (figures in docs/performance.md).
+so far fewer pages fault (figures in docs/performance.md).
 
 glibc reads ``GLIBC_TUNABLES`` once, when the process starts, so the process must
 restart itself with the tunable added (:func:`restart_with_huge_pages`: ``os.execve``

@@ -7,8 +7,8 @@ sampler's per-token arithmetic. By default it targets 256-bit vectors even on
 CPUs with AVX-512, because some older Xeons lower their clock while running
 512-bit code. The ``rnngen`` command asks for 512-bit vectors
 (``--xla_cpu_prefer_vector_width=512``; no effect on CPUs without AVX-512 nor
-on GPUs and TPUs): on the development machine the same programs ran faster and
-gave bitwise the same results (figures in docs/performance.md).
+on GPUs and TPUs): the same programs give bitwise the same results (figures
+in docs/performance.md).
 
 XLA reads ``XLA_FLAGS`` once, when JAX starts its first backend, so the command
 sets it in its entry point (:func:`rnngen.runtime.install`), before JAX starts. A width already in ``XLA_FLAGS`` wins:
