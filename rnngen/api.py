@@ -19,10 +19,8 @@ from rnngen.decoding.scoring import token_surprisals
 from rnngen.decoding.stop_strings import build_stop_table
 from rnngen.decoding.streaming import stream_tokens
 from rnngen.decoding.texts import row_texts, separator
+from rnngen.devices import data_mesh, place, rows_sharding, zero_carry_on
 from rnngen.errors import UsageError
-from rnngen.train.evaluation import evaluate, evaluate_with_resets
-from rnngen.train.sharding import data_mesh, dispatch_window, place, rows_sharding, sharded_eval_step, zero_carry_on
-from rnngen.train.train import make_eval_step
 
 SPLITS = ("train", "validation", "test")
 
@@ -50,9 +48,7 @@ class LanguageModel:
         self.config = trained.config
         self.step = trained.step
         self.mesh = data_mesh()
-        # compiled on first use; its rows split over the devices when their count divides eval_batch_size
-        eval_step = make_eval_step(self.trained.loss_fn)
-        self._eval_step = sharded_eval_step(eval_step, self.mesh, self.config.train.eval_batch_size, dispatch_window())
+        self._eval_step = None
         self._texts = None
 
     def encode_prompt(self, prompt: str, allow_unknown: bool = False) -> np.ndarray:
@@ -228,15 +224,29 @@ class LanguageModel:
             raise UsageError(f"split must be one of {', '.join(SPLITS)}, got {split!r}")
         if reset_every is not None and reset_every <= 0:
             raise UsageError(f"reset_every must be > 0 characters, got {reset_every}")
+        from rnngen.train.evaluation import evaluate, evaluate_with_resets  # sampling never imports the trainer
+
         encoded = encode_split(self.tokenizer, self._split_texts()[split])
         batch_size = self.config.train.eval_batch_size
         zero_carry = zero_carry_on(self.trained.model, batch_size, self.mesh)
         if reset_every is not None:
-            return evaluate_with_resets(self._eval_step, self.trained.params, zero_carry, encoded, reset_every, batch_size)
+            return evaluate_with_resets(self.eval_step(), self.trained.params, zero_carry, encoded, reset_every, batch_size)
         return evaluate(
-            self._eval_step, self.trained.params, zero_carry, encoded, batch_size, self.config.train.seq_len,
+            self.eval_step(), self.trained.params, zero_carry, encoded, batch_size, self.config.train.seq_len,
             self.tokenizer.unk_id,
         )
+
+    def eval_step(self):
+        """The training run's jitted eval step (:func:`rnngen.train.train.make_eval_step`), built on first
+        use; its rows split over the devices when their count divides ``train.eval_batch_size``."""
+        if self._eval_step is None:
+            from rnngen.train.sharding import dispatch_window, sharded_eval_step
+            from rnngen.train.train import make_eval_step, make_loss_fn
+
+            train = self.config.train
+            loss_fn = make_loss_fn(self.trained.graphdef, train.loss_chunk_size, train.compute_dtype)
+            self._eval_step = sharded_eval_step(make_eval_step(loss_fn), self.mesh, train.eval_batch_size, dispatch_window())
+        return self._eval_step
 
     def _split_texts(self) -> dict[str, str]:
         """The training corpus' splits, loaded once."""

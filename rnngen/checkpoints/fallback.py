@@ -39,13 +39,16 @@ class GoodCheckpoints:
                 self._skip(bad)
         return None
 
-    def restore(self, abstract_for: Callable[[dict], Any]) -> tuple[int, dict, Any] | None:
+    def restore(self, abstract_for: Callable[[dict], Any], params_only: bool = False) -> tuple[int, dict, Any] | None:
         """(step, meta, state) of the first candidate whose meta and state both read back intact,
-        or None. ``abstract_for(meta)`` is the state's restore target."""
+        or None. ``abstract_for(meta)`` is the state's restore target; with ``params_only`` it is
+        the parameters' and only they are read (inference)."""
+        checker = self.checkpointer
+        read = checker.restore_checked_params if params_only else checker.restore_checked_state
         while (found := self.meta()) is not None:
             step, meta = found
             try:
-                return step, meta, self.checkpointer.restore_checked_state(step, abstract_for(meta), meta)
+                return step, meta, read(step, abstract_for(meta), meta)
             except CorruptCheckpoint as bad:
                 self._skip(bad)
         return None

@@ -1,7 +1,8 @@
 """What makes a checkpoint trustworthy: a digest of its state, and a meta item with its keys.
 
 Every checkpoint's meta records the SHA-256 of its state's arrays (shapes,
-dtypes and bytes, in pytree order) and of its own JSON. A state or meta that
+dtypes and bytes, in pytree order), of its parameters alone (so that inference,
+which restores only them, checks what it reads) and of its own JSON. A state or meta that
 cannot be read, or whose digest differs, or a meta without its keys (the digests
 among them) marks the checkpoint corrupt.
 """
@@ -16,8 +17,9 @@ import jax
 import numpy as np
 
 DIGEST_KEY = "state_sha256"
+PARAMS_DIGEST_KEY = "params_sha256"
 META_DIGEST_KEY = "meta_sha256"
-DIGEST_KEYS = (DIGEST_KEY, META_DIGEST_KEY)
+DIGEST_KEYS = (DIGEST_KEY, PARAMS_DIGEST_KEY, META_DIGEST_KEY)
 META_KEYS = ("config", "tokenizer", "data_position")
 
 
@@ -56,8 +58,10 @@ def meta_digest(meta: dict) -> str:
 
 
 def sealed_meta(meta: dict, state: Any) -> dict:
-    """``meta`` as saved: JSON values (tuples become lists), with the state's and its own digest."""
-    meta = {**json.loads(json.dumps(meta)), DIGEST_KEY: state_digest(state)}
+    """``meta`` as saved: JSON values (tuples become lists), with the digests of ``state`` (a
+    :class:`~rnngen.train.train.TrainState` of host arrays), of its ``params`` and of itself."""
+    digests = {DIGEST_KEY: state_digest(state), PARAMS_DIGEST_KEY: state_digest(state.params)}
+    meta = {**json.loads(json.dumps(meta)), **digests}
     return {**meta, META_DIGEST_KEY: meta_digest(meta)}
 
 
@@ -76,3 +80,9 @@ def check_state(state: Any, meta: dict) -> None:
     :func:`check_meta`)."""
     if state_digest(state) != meta[DIGEST_KEY]:
         raise ValueError("the state's arrays do not match the digest saved with them")
+
+
+def check_params(params: Any, meta: dict) -> None:
+    """Raises ValueError when ``params`` (restored alone) do not match their digest in ``meta``."""
+    if state_digest(params) != meta[PARAMS_DIGEST_KEY]:
+        raise ValueError("the parameters do not match the digest saved with them")

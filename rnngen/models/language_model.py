@@ -15,6 +15,8 @@ embeddings, ``output_bias`` [vocab] and, when hidden_size != embed_dim,
 
 from __future__ import annotations
 
+from typing import Any, Callable
+
 import jax
 import jax.numpy as jnp
 from flax import nnx
@@ -230,3 +232,16 @@ def _matmul(x: jax.Array, y: jax.Array) -> jax.Array:
 def build_model(vocab_size: int, model_config, seed: int) -> RNNLanguageModel:
     """Builds the model with parameters initialised from ``seed``."""
     return RNNLanguageModel(vocab_size, model_config, rngs=nnx.Rngs(params=seed))
+
+
+ApplyFn = Callable[..., tuple[jax.Array, Any]]
+
+
+def make_apply_fn(graphdef: nnx.GraphDef) -> ApplyFn:
+    """(params, tokens [batch, time], carry, dropout_key=None) -> (logits [batch, time, vocab], carry):
+    the model as a pure function of its parameters (a pure dict), for the sampler."""
+
+    def apply_fn(params, tokens, carry, dropout_key=None):
+        return nnx.merge(graphdef, params)(tokens, carry, dropout_key=dropout_key)
+
+    return apply_fn

@@ -83,12 +83,6 @@ def agree_on_stop(received: str | None) -> str | None:
     return SIGNALS[int(np.max(codes))]
 
 
-def wait_for_all_processes(name: str) -> None:
-    """A barrier: returns once every process has called it with ``name`` (at once with one process)."""
-    if jax.process_count() > 1:
-        multihost_utils.sync_global_devices(name)
-
-
 class NoWriter:
     """A :class:`~rnngen.train.metrics_writer.MetricWriter` that writes nothing (processes other than 0)."""
 

@@ -15,6 +15,7 @@ from rnngen.checkpoints.fallback import GoodCheckpoints, no_good_checkpoint, set
 from rnngen.checkpoints.manager import Checkpointer, config_from_meta, make_meta
 from rnngen.checkpoints.workdir import StopSignals, WorkdirLock, disk_full_message, disk_full_reason, disk_full_stops
 from rnngen.decoding.sampler import sample
+from rnngen.devices import data_mesh, fetch, place, place_rows, replicated, rows_sharding, zero_carry_on
 from rnngen.errors import DiskFull, TrainingDiverged, TrainingInterrupted
 from rnngen.train.distributed import NoLock, NoWriter, agree_on_stop, is_main_process
 from rnngen.train.distributed import initialize as initialize_distributed
@@ -28,19 +29,7 @@ from rnngen.train.preflight import (
     prepare_data,
     validate_config,
 )
-from rnngen.train.sharding import (
-    data_mesh,
-    dispatch_window,
-    fetch,
-    keep_state_shardings,
-    place,
-    place_rows,
-    replicated,
-    rows_sharding,
-    sharded_eval_step,
-    state_shardings,
-    zero_carry_on,
-)
+from rnngen.train.sharding import dispatch_window, keep_state_shardings, sharded_eval_step, state_shardings
 from rnngen.train.train import abstract_state, build_setup, make_eval_step, make_train_step
 
 FIRST_POSITION = {"epoch": 0, "batch": 0}
@@ -120,7 +109,7 @@ def interval_means(values: list[dict]) -> dict[str, float]:
 class Trainer:
     """Holds one run's static pieces; :meth:`run` trains to ``train.num_steps``.
 
-    The state and every batch are split over the devices of :func:`~rnngen.train.sharding.data_mesh`;
+    The state and every batch are split over the devices of :func:`~rnngen.devices.data_mesh`;
     with several processes, each runs a Trainer and only process 0 writes metrics and holds the lock.
     """
 

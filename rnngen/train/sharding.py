@@ -9,7 +9,7 @@ One code path serves 1 to N devices, on one host or several:
   (FSDP-style: XLA gathers it for the step and reduce-scatters its gradient);
 - scalars (step, metrics, RNG key) are replicated.
 
-On one device every sharding is trivial and the computation is the
+The mesh and the placing of arrays on it are :mod:`rnngen.devices`'s. On one device every sharding is trivial and the computation is the
 single-device one. Each process places only the rows of its own devices
 (:func:`place_rows`), so on several hosts every host feeds its own streams.
 """
@@ -22,30 +22,14 @@ from typing import Any, Callable
 
 import jax
 import numpy as np
-from jax.experimental import multihost_utils
-from jax.sharding import AxisType, Mesh, NamedSharding, PartitionSpec
+from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
+from rnngen.devices import DATA_AXIS, place_rows, replicated, rows_sharding
 from rnngen.train.train import TrainState
 
-DATA_AXIS = "data"
 # rnngen's multi-device programs that may be in flight at once on CPU devices (see DispatchWindow);
 # XLA's CPU client admits 32 per device before a launch blocks one of its threads.
 CPU_PROGRAMS_IN_FLIGHT = 8
-
-def data_mesh() -> Mesh:
-    """A 1-D mesh over every device of every process, its axis named ``data``."""
-    return jax.make_mesh((jax.device_count(),), (DATA_AXIS,), axis_types=(AxisType.Auto,))
-
-
-def replicated(mesh: Mesh) -> NamedSharding:
-    """A full copy on every device of ``mesh``."""
-    return NamedSharding(mesh, PartitionSpec())
-
-
-def rows_sharding(mesh: Mesh, rows: int) -> NamedSharding:
-    """Arrays of ``rows`` rows (leading dimension) split over ``data``; replicated when the
-    device count does not divide ``rows`` (training refuses such batch sizes in preflight)."""
-    return NamedSharding(mesh, PartitionSpec(DATA_AXIS) if rows % mesh.size == 0 else PartitionSpec())
 
 
 def fsdp_spec(shape: tuple[int, ...], num_devices: int, min_size: int) -> PartitionSpec:
@@ -81,41 +65,6 @@ def state_shardings(state: TrainState, mesh: Mesh, fsdp: bool = False, fsdp_min_
         carry=carry_shardings(state.carry, mesh),
         rng=replicated(mesh),
     )
-
-
-def place(tree: Any, shardings: Any) -> Any:
-    """``tree`` (the same values on every process, e.g. a fresh state from the seed) on the devices
-    as ``shardings`` (a pytree of them, or one for every leaf) say."""
-    return jax.device_put(tree, shardings)
-
-
-def process_rows(sharding: NamedSharding, shape: tuple[int, ...]) -> np.ndarray:
-    """The rows (leading indices) of a global array of ``shape`` that this process's devices hold,
-    in order: int [local_rows]. All of them on one process, or when the rows are not split."""
-    indices = sharding.addressable_devices_indices_map(shape).values()
-    spans = sorted({index[0].indices(shape[0]) if index else (0, 1, 1) for index in indices})
-    return np.concatenate([np.arange(*span) for span in spans])
-
-
-def place_rows(array: np.ndarray, sharding: NamedSharding) -> jax.Array:
-    """A global array from the global numpy ``array`` [rows, ...] that every process holds (a batch):
-    each process passes on only the rows of its own devices."""
-    array = np.asarray(array)
-    if array.ndim == 0 or sharding.is_fully_replicated:
-        return jax.make_array_from_process_local_data(sharding, array, array.shape)
-    return jax.make_array_from_process_local_data(sharding, array[process_rows(sharding, array.shape)], array.shape)
-
-
-def fetch(tree: Any) -> Any:
-    """``tree``'s values as numpy arrays on this host. Arrays split over other hosts' devices are
-    gathered (a collective: every process must call it)."""
-
-    def one(x):
-        if isinstance(x, jax.Array) and not x.is_fully_addressable and not x.is_fully_replicated:
-            return np.asarray(multihost_utils.process_allgather(x, tiled=True))
-        return np.asarray(jax.device_get(x))
-
-    return jax.tree_util.tree_map(one, tree)
 
 
 class DispatchWindow:
@@ -179,7 +128,3 @@ def sharded_eval_step(eval_step: Callable, mesh: Mesh, rows: int, window: Dispat
 
     return placed_eval_step
 
-
-def zero_carry_on(model, rows: int, mesh: Mesh) -> Any:
-    """``model``'s zero carry for ``rows`` streams, its rows over ``data`` (:func:`rows_sharding`)."""
-    return place(model.zero_carry(rows), rows_sharding(mesh, rows))

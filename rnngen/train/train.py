@@ -1,7 +1,7 @@
 """The train state, the pure train and eval steps, and the setup that builds them from a config.
 
 - :class:`TrainState`: one explicit pytree of arrays (static settings stay out of it).
-- :func:`make_apply_fn` gives the logits (for the sampler); :func:`make_loss_fn` gives the
+- :func:`make_loss_fn` gives the
   summed nll, running the output layer in chunks so that a large vocabulary's
   ``[batch, time, vocab]`` logits are never held at once (:mod:`rnngen.train.losses`).
 - :func:`make_train_step` and :func:`make_eval_step`: pure steps, jitted once by
@@ -18,7 +18,7 @@ import jax.numpy as jnp
 import optax
 from flax import nnx
 
-from rnngen.models.language_model import RNNLanguageModel, build_model, output_layer
+from rnngen.models.language_model import ApplyFn, RNNLanguageModel, build_model, make_apply_fn, output_layer
 from rnngen.models.plugins import import_cell_module
 from rnngen.models.wavefront import MIN_BATCH as WAVEFRONT_MIN_BATCH
 from rnngen.train.losses import nll_sum, resolve_chunk_size
@@ -54,17 +54,7 @@ def create_train_state(
     )
 
 
-ApplyFn = Callable[..., tuple[jax.Array, Any]]
 LossFn = Callable[..., tuple[jax.Array, Any]]
-
-
-def make_apply_fn(graphdef: nnx.GraphDef) -> ApplyFn:
-    """(params, tokens [batch, time], carry, dropout_key=None) -> (logits [batch, time, vocab], carry)."""
-
-    def apply_fn(params, tokens, carry, dropout_key=None):
-        return nnx.merge(graphdef, params)(tokens, carry, dropout_key=dropout_key)
-
-    return apply_fn
 
 
 COMPUTE_DTYPES = {"float32": jnp.float32, "bfloat16": jnp.bfloat16}

@@ -291,6 +291,7 @@ def test_beam_scores_follow_the_length_penalty_and_skip_the_banned_id():
 
 
 def test_score_equals_the_evaluation_loss_and_sums_its_token_surprisals(tmp_path):
+    from flax import nnx
     from helpers import tiny_config
     from rnngen.api import LanguageModel
     from rnngen.data.char_tokenizer import CharTokenizer
@@ -304,7 +305,8 @@ def test_score_equals_the_evaluation_loss_and_sums_its_token_surprisals(tmp_path
     tokenizer = CharTokenizer.from_text(text)
     config = tiny_config(str(tmp_path / "unused.txt"))
     setup = build_setup(config, tokenizer.vocab_size)
-    model = LanguageModel(TrainedModel(config, tokenizer, setup.model, setup.apply_fn, setup.state.params, 0, setup.loss_fn))
+    graphdef = nnx.split(setup.model)[0]
+    model = LanguageModel(TrainedModel(config, tokenizer, setup.model, setup.apply_fn, setup.state.params, 0, graphdef))
     scored = model.score(text)
     expected = evaluate(jax.jit(make_eval_step(setup.loss_fn)), setup.state.params, setup.model.zero_carry(1),
                         encode_split(tokenizer, text), batch_size=1, seq_len=16)

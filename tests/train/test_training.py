@@ -50,7 +50,7 @@ def test_a_checkpoint_whose_meta_has_no_digests_is_corrupt(tmp_path, tiny_corpus
     with open(path, "w") as f:
         json.dump({key: value for key, value in saved.items() if key not in DIGEST_KEYS}, f)
     with pytest.raises(CorruptCheckpoint, match=r"step 2 .* unreadable: ValueError: the meta item lacks state_sha256, "
-                                                r"meta_sha256$"):
+                                                r"params_sha256, meta_sha256$"):
         checkpointer.restore_checked_meta(2)
     walker = GoodCheckpoints(checkpointer, checkpointer.candidates("latest"))
     assert walker.meta()[0] == 1 and [bad.step for bad in walker.bad] == [2]
