@@ -197,13 +197,14 @@ def run_eval(args) -> None:
 
     model = rnngen.load(args.workdir, args.checkpoint)
     metrics = model.evaluate(args.split)
+    unit = model.tokenizer.unit  # "character", or "byte" for the byte tokenizer: bpc is then bits per byte
     print(
-        f"{args.split} (checkpoint step {model.step}): {metrics['bpc']:.4f} bits/char, loss {metrics['loss']:.4f} nats/token, "
-        f"perplexity {metrics['perplexity']:.4f}, unk rate {metrics['unk_rate']:.4f}, "
-        f"{int(metrics['tokens'])} tokens, {int(metrics['characters'])} characters"
+        f"{args.split} (checkpoint step {model.step}): {metrics['bpc']:.4f} bits/{unit[:4]}, loss {metrics['loss']:.4f} "
+        f"nats/token, perplexity {metrics['perplexity']:.4f}, unk rate {metrics['unk_rate']:.4f}, "
+        f"{int(metrics['tokens'])} tokens, {int(metrics['characters'])} {unit}s"
     )
     if args.json:
-        print(json.dumps({"split": args.split, "step": model.step, **metrics}))
+        print(json.dumps({"split": args.split, "step": model.step, "unit": unit, **metrics}))
 
 
 def main(argv: list[str] | None = None) -> int:

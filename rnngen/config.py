@@ -15,8 +15,15 @@ KEYS: dict[str, tuple[object, str]] = {
     "seed": (0, "seed for parameter init, data order, dropout and eval samples"),
 
     # data
-    "data.source": ("tiny_shakespeare", "tiny_shakespeare | text | stdlib"),
-    "data.path": (str, "file or directory of UTF-8 text (data.source=text)"),
+    "data.source": ("tiny_shakespeare", "tiny_shakespeare | text (one text cut by split_fractions) | "
+                    "splits (one file per split) | bytes (a file's first split_bytes: enwik8, text8) | stdlib"),
+    "data.path": (str, "text: file or directory of UTF-8 text | splits: a directory in a standard layout "
+                  "(train.txt/valid.txt/test.txt, wiki.*.tokens, ptb.*.txt)"),
+    "data.train_path": (str, "the training split's file (data.source=splits, instead of data.path)"),
+    "data.validation_path": (str, "the validation split's file (data.source=splits)"),
+    "data.test_path": (str, "the test split's file (data.source=splits)"),
+    "data.split_bytes": ((90_000_000, 5_000_000, 5_000_000),
+                         "(train, validation, test) byte counts from the file's start (data.source=bytes)"),
     "data.manual_dir": (str, "directory holding karpathy's input.txt (offline tiny_shakespeare)"),
     "data.data_dir": (str, "TFDS data dir where prepared data is cached (default: TFDS's)"),
     "data.split_fractions": ((0.9, 0.05, 0.05), "(train, validation, test) fractions for text and stdlib sources"),
@@ -25,10 +32,14 @@ KEYS: dict[str, tuple[object, str]] = {
         "strict: non-UTF-8 or NUL bytes are an error naming file and offset | replace: bad bytes become U+FFFD"),
 
     # tokenizer
-    "tokenizer.kind": ("char", "char | word (regex words, punctuation, newlines) | subword (SentencePiece)"),
+    "tokenizer.kind": ("char", "char | byte (256 ids) | word (regex words, punctuation, newlines; or pretokenized) | "
+                       "subword (SentencePiece)"),
     "tokenizer.lowercase": (False, "lowercase the text before word tokenization (tokenizer.kind=word)"),
     "tokenizer.min_count": (1, "words seen fewer times in the training split become <unk> (word)"),
     "tokenizer.max_size": (0, "cap on the word vocabulary, <unk> included; 0: no cap (word)"),
+    "tokenizer.pretokenized": (False, "word: the corpus is already tokenized (PTB, WikiText): split on whitespace, "
+                               "<eos> at every line end, its unk_token is the unknown id"),
+    "tokenizer.unk_token": ("<unk>", "the pre-tokenized corpus's own unknown token (tokenizer.pretokenized)"),
     "tokenizer.vocab_size": (2000, "SentencePiece vocabulary size (subword)"),
     "tokenizer.subword_model": ("bpe", "bpe | unigram (subword)"),
 

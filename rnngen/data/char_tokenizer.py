@@ -13,6 +13,7 @@ class CharTokenizer:
     """Maps characters to ids 1..V-1 (sorted code points) and unknowns to 0."""
 
     type_name = "char"
+    unit = "character"  # what bits per character count
     unk_id = 0
 
     def __init__(self, chars: list[str]):

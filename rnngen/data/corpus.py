@@ -16,7 +16,8 @@ class EncodedSplit(NamedTuple):
     ids: int32 [n] token ids; starts: int64 [n] character offset of each token
     in the split's text; num_chars: characters covered by the predicted tokens
     ids[1:] (all text from the second token's start), the denominator of bits
-    per character for every tokenization.
+    per character for every tokenization; for the byte tokenizer (``unit``
+    "byte") the predicted bytes, so that bpc is bits per byte (the enwik8 protocol).
     """
 
     ids: np.ndarray
@@ -44,5 +45,8 @@ def encode_split(tokenizer, text: str) -> EncodedSplit:
     ids, starts = tokenizer.encode_with_offsets(text)
     ids = np.asarray(ids, dtype=np.int32)
     starts = np.asarray(starts, dtype=np.int64)
-    num_chars = len(text) - int(starts[1]) if len(ids) > 1 else 0
+    if tokenizer.unit == "byte":
+        num_chars = max(len(ids) - 1, 0)
+    else:
+        num_chars = len(text) - int(starts[1]) if len(ids) > 1 else 0
     return EncodedSplit(ids, starts, num_chars)

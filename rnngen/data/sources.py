@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from rnngen.data.errors import DataError
+from rnngen.data.split_files import load_byte_splits, load_split_files
 from rnngen.data.stdlib_corpus import load_stdlib_splits
 from rnngen.data.text_files import load_text_splits
 
@@ -25,14 +26,14 @@ def _stdlib(cfg) -> dict[str, str]:
     return load_stdlib_splits(cfg.split_fractions, cfg.max_chars)
 
 
-SOURCES = {"tiny_shakespeare": _tiny_shakespeare, "text": _text, "stdlib": _stdlib}
+SOURCES = {"tiny_shakespeare": _tiny_shakespeare, "text": _text, "splits": load_split_files, "bytes": load_byte_splits, "stdlib": _stdlib}
 
 
 def load_splits(data_config) -> dict[str, str]:
     """Returns {"train", "validation", "test"} texts for `data_config`.
 
-    `data_config` has attributes `source` (a key of `SOURCES`), `path`,
-    `manual_dir`, `data_dir`, `split_fractions` and `max_chars`.
+    `data_config` has attributes `source` (a key of `SOURCES`), `path`, the
+    `*_path` of each split, `manual_dir`, `data_dir`, `split_fractions` and `max_chars`.
     """
     loader = SOURCES.get(data_config.source)
     if loader is None:

@@ -43,6 +43,7 @@ class SubwordTokenizer:
     """SentencePiece ids with exact round trips: `decode(encode(text)) == text`."""
 
     type_name = "subword"
+    unit = "character"  # what bits per character count
 
     def __init__(self, model_proto: bytes):
         """`model_proto`: a serialized SentencePiece model trained by `from_text`."""

@@ -2,7 +2,10 @@
 
 Directory rule: every regular file below it (recursively, hidden files and
 directories skipped) whose extension is in `TEXT_EXTENSIONS`, in sorted path
-order, joined with "\\n". A single file is read whatever its extension.
+order, joined with "\\n". A single file is read whatever its extension. A
+directory that holds a corpus already split (train.txt, valid.txt, test.txt, ...)
+is refused: joining and cutting it would train on its test text; source
+`splits` reads it.
 
 Bytes that are not UTF-8 are an error naming the file and the byte offset
 (`encoding_errors="strict"`), or become U+FFFD (`encoding_errors="replace"`).
@@ -14,10 +17,11 @@ from __future__ import annotations
 import os
 
 from rnngen.data.errors import DataError
+from rnngen.data.split_files import find_layout
+from rnngen.data.reading import check_encoding_errors, read_text
 from rnngen.data.splitting import check_fractions, split_text
 
 TEXT_EXTENSIONS = frozenset({".txt", ".md", ".rst", ".py", ".tex", ".csv", ".json", ".html", ".xml"})
-ENCODING_ERRORS = ("strict", "replace")
 
 
 def load_text_splits(path: str, fractions, encoding_errors: str = "strict") -> dict[str, str]:
@@ -38,18 +42,15 @@ def load_text_splits(path: str, fractions, encoding_errors: str = "strict") -> d
     return split_text(text, fractions)
 
 
-def check_encoding_errors(encoding_errors: str) -> None:
-    """Raises a DataError unless `encoding_errors` is one of `ENCODING_ERRORS`."""
-    if encoding_errors not in ENCODING_ERRORS:
-        raise DataError(
-            f"data.encoding_errors must be one of {', '.join(ENCODING_ERRORS)}, got {encoding_errors!r}"
-        )
-
-
 def _text_files(directory: str) -> list[str]:
     """Sorted paths of the text files below `directory`, hidden ones skipped."""
     found = []
     for root, dirs, names in os.walk(directory, onerror=_unreadable):
+        if find_layout(root):
+            raise DataError(
+                f"{root} holds a corpus split into files ({', '.join(map(os.path.basename, find_layout(root)))}): "
+                f"source 'text' would join and re-cut them; pass --config.data.source=splits --config.data.path={root}"
+            )
         dirs[:] = [d for d in dirs if not d.startswith(".")]
         found += [
             os.path.join(root, n)
@@ -61,33 +62,3 @@ def _text_files(directory: str) -> list[str]:
 
 def _unreadable(error: OSError) -> None:
     raise DataError(f"{error.filename} cannot be read ({error.strerror}): fix its permissions or remove it")
-
-
-def read_bytes(path: str) -> bytes:
-    """The bytes of `path`; a DataError when it cannot be read."""
-    try:
-        with open(path, "rb") as f:
-            return f.read()
-    except OSError as e:
-        raise DataError(f"{path} cannot be read ({e.strerror}): fix its permissions or remove it") from None
-
-
-def read_text(path: str, encoding_errors: str = "strict") -> str:
-    """The UTF-8 text of `path`; with "strict", a DataError naming the first bad byte's offset."""
-    data = read_bytes(path)
-    if encoding_errors == "replace":
-        return data.decode("utf-8", errors="replace")
-    nul = data.find(b"\0")
-    if nul >= 0:
-        raise DataError(
-            f"{path} looks binary: NUL byte at offset {nul}; remove it from the corpus "
-            "or pass --config.data.path=FILE_OR_DIR with text only"
-        )
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError as e:
-        raise DataError(
-            f"{path} is not UTF-8 (byte offset {e.start}: {e.reason}): convert it, e.g. `iconv -t UTF-8`, "
-            "remove it, or pass --config.data.encoding_errors=replace to read bad bytes as U+FFFD"
-        ) from None
-

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from rnngen.data.byte_tokenizer import ByteTokenizer
 from rnngen.data.char_tokenizer import CharTokenizer
 from rnngen.data.errors import DataError
 from rnngen.data.subword_tokenizer import SubwordTokenizer
@@ -9,7 +10,7 @@ from rnngen.data.word_tokenizer import WordTokenizer
 
 # "type" (= tokenizer.kind) -> class with `from_text` and `from_json`.
 # SubwordTokenizer imports sentencepiece only when one is built or restored.
-TOKENIZERS = {cls.type_name: cls for cls in (CharTokenizer, WordTokenizer, SubwordTokenizer)}
+TOKENIZERS = {cls.type_name: cls for cls in (CharTokenizer, ByteTokenizer, WordTokenizer, SubwordTokenizer)}
 
 
 def build_tokenizer(tokenizer_config, train_text: str):

@@ -1,4 +1,13 @@
-"""Word tokenizer: regex words and punctuation, newlines kept, <unk> at id 0."""
+"""Word tokenizer: regex words and punctuation, newlines kept, <unk> at id 0; or a
+pre-tokenized corpus's own tokens.
+
+Raw text (the default) is split by :data:`TOKEN_RE` and decoded readably. A
+pre-tokenized corpus (``tokenizer.pretokenized``: Penn Treebank, WikiText) follows the
+protocol of PyTorch's ``word_language_model`` and AWD-LSTM: tokens split on whitespace
+only, :data:`EOS` at the end of every line, and the corpus's own unknown token
+(``tokenizer.unk_token``) read as the unknown id, which decodes back to it; perplexity
+is then per corpus token, as in the published tables.
+"""
 
 from __future__ import annotations
 
@@ -9,11 +18,13 @@ import numpy as np
 
 from rnngen.data.errors import DataError
 
-UNK = "<unk>"  # What the unknown id decodes to.
+UNK = "<unk>"  # What the unknown id decodes to (raw text; a pre-tokenized corpus's own unknown token otherwise).
+EOS = "<eos>"  # The token at every line end of a pre-tokenized corpus.
 
 # A word (Unicode word characters, internal apostrophes kept: "I'll", "o'er"),
 # a newline, or any other single non-space character.
 TOKEN_RE = re.compile(r"\w+(?:['\u2019]\w+)*|\n|[^\s]")
+PRETOKENIZED_RE = re.compile(r"[^\s]+|\n")  # a pre-tokenized corpus: whitespace separates tokens
 
 _CLOSING = frozenset(",.;:!?)]}%\u2026\u00bb\u201d")  # no space before these
 _OPENING = frozenset("([{\u00bf\u00a1\u00ab\u201c\u2018")  # no space after these
@@ -30,31 +41,38 @@ class WordTokenizer:
     """
 
     type_name = "word"
+    unit = "character"  # what bits per character count
     unk_id = 0
 
-    def __init__(self, tokens: list[str], lowercase: bool = False):
-        """`tokens`: the vocabulary in id order 1..V-1 (<unk> excluded)."""
+    def __init__(self, tokens: list[str], lowercase: bool = False, pretokenized: bool = False, unk_token: str = UNK):
+        """`tokens`: the vocabulary in id order 1..V-1 (the unknown token excluded)."""
         if len(set(tokens)) != len(tokens) or not all(isinstance(t, str) and t for t in tokens):
             raise DataError("WordTokenizer needs distinct, non-empty token strings")
+        if pretokenized and (not unk_token or any(c.isspace() for c in unk_token)):
+            raise DataError(f"tokenizer.unk_token={unk_token!r} must be one token without spaces, e.g. '<unk>'")
         self.tokens = list(tokens)
         self.lowercase = bool(lowercase)
+        self.pretokenized = bool(pretokenized)
+        self.unk_token = unk_token if self.pretokenized else UNK
         self._index = {t: i for i, t in enumerate(self.tokens, start=1)}
-        self._table = [UNK, *self.tokens]
+        self._table = [self.unk_token, *self.tokens]
 
     @classmethod
     def from_text(cls, train_text: str, tokenizer_config) -> WordTokenizer:
         """Vocabulary from `train_text`: tokens seen >= min_count times, most frequent
         first (ties alphabetical), at most max_size ids including <unk> (0: no cap)."""
         min_count, max_size = _check_config(tokenizer_config)
-        lowercase = bool(tokenizer_config.lowercase)
-        counts = collections.Counter(_split(train_text, lowercase))
+        lowercase, pretokenized = bool(tokenizer_config.lowercase), bool(tokenizer_config.pretokenized)
+        unk_token = tokenizer_config.unk_token
+        counts = collections.Counter(_pieces(train_text, lowercase, pretokenized)[0])
+        counts.pop(unk_token if pretokenized else None, None)  # the corpus's unknown token is the unknown id
         ranked = sorted((t for t, c in counts.items() if c >= min_count), key=lambda t: (-counts[t], t))
         if not ranked:
             raise DataError(
                 f"no word occurs min_count={min_count} times in the training split: "
                 "lower --config.tokenizer.min_count"
             )
-        return cls(ranked[: max_size - 1] if max_size else ranked, lowercase)
+        return cls(ranked[: max_size - 1] if max_size else ranked, lowercase, pretokenized, unk_token)
 
     @property
     def vocab_size(self) -> int:
@@ -63,7 +81,7 @@ class WordTokenizer:
 
     def tokenize(self, text: str) -> list[str]:
         """The token strings of `text` (lowercased if enabled), before the vocabulary lookup."""
-        return _split(text, self.lowercase)
+        return _pieces(text, self.lowercase, self.pretokenized)[0]
 
     def encode(self, text: str) -> np.ndarray:
         """Returns int32 ids [n] (n tokens); tokens outside the vocabulary map to `unk_id`."""
@@ -71,12 +89,8 @@ class WordTokenizer:
 
     def encode_with_offsets(self, text: str) -> tuple[np.ndarray, np.ndarray]:
         """(int32 ids [n], int64 character offsets [n] where each token starts in `text`)."""
-        matches = list(TOKEN_RE.finditer(text))
-        tokens = [m.group() for m in matches]
-        if self.lowercase:
-            tokens = [t.lower() for t in tokens]
-        starts = np.fromiter((m.start() for m in matches), np.int64, len(matches))
-        return self._ids(tokens), starts
+        tokens, starts = _pieces(text, self.lowercase, self.pretokenized)
+        return self._ids(tokens), np.asarray(starts, np.int64)
 
     def decode(self, ids) -> str:
         """Readable text of int ids [n]; `unk_id` decodes to "<unk>".
@@ -92,20 +106,23 @@ class WordTokenizer:
         ids = np.asarray(ids, dtype=np.int64).reshape(-1)
         if ids.size and (ids.min() < 0 or ids.max() >= self.vocab_size):
             raise DataError(f"ids outside [0, {self.vocab_size}) cannot be decoded")
-        return join_tokens([self._table[i] for i in ids.tolist()])
+        tokens = [self._table[i] for i in ids.tolist()]
+        return join_pretokenized(tokens) if self.pretokenized else join_tokens(tokens)
 
     def unknown_tokens(self, text: str) -> list[str]:
-        """Sorted distinct tokens of `text` (lowercased if enabled) that would encode to `unk_id`."""
-        return sorted(set(self.tokenize(text)) - self._index.keys())
+        """Sorted distinct tokens of `text` (lowercased if enabled) that would encode to `unk_id`
+        (a pre-tokenized corpus's own unknown token is not one: it is that id by design)."""
+        return sorted(set(self.tokenize(text)) - self._index.keys() - {self.unk_token if self.pretokenized else None})
 
     def to_json(self) -> dict:
         """A JSON-able description; `tokenizer_from_json` restores it."""
-        return {"type": self.type_name, "lowercase": self.lowercase, "tokens": list(self.tokens)}
+        return {"type": self.type_name, "lowercase": self.lowercase, "pretokenized": self.pretokenized,
+                "unk_token": self.unk_token, "tokens": list(self.tokens)}
 
     @classmethod
     def from_json(cls, d: dict) -> WordTokenizer:
         """Inverse of `to_json`."""
-        return cls(list(d["tokens"]), bool(d["lowercase"]))
+        return cls(list(d["tokens"]), bool(d["lowercase"]), bool(d["pretokenized"]), d["unk_token"])
 
     def _ids(self, tokens: list[str]) -> np.ndarray:
         """int32 ids [len(tokens)] by dictionary lookup."""
@@ -113,10 +130,20 @@ class WordTokenizer:
         return np.fromiter((get(t, 0) for t in tokens), np.int32, len(tokens))
 
 
-def _split(text: str, lowercase: bool) -> list[str]:
-    """Regex tokens of `text`; each lowercased after matching (so offsets stay valid)."""
-    tokens = TOKEN_RE.findall(text)
-    return [t.lower() for t in tokens] if lowercase else tokens
+def _pieces(text: str, lowercase: bool, pretokenized: bool) -> tuple[list[str], list[int]]:
+    """(tokens of `text`, the character offset where each starts), each lowercased after matching
+    (so offsets stay valid). Pre-tokenized: whitespace-separated tokens and :data:`EOS` for every
+    line, at its newline (at the end of the text for a last line without one), as PyTorch's
+    ``word_language_model`` reads a file line by line."""
+    matches = list((PRETOKENIZED_RE if pretokenized else TOKEN_RE).finditer(text))
+    tokens = [m.group() for m in matches]
+    starts = [m.start() for m in matches]
+    if pretokenized:
+        tokens = [EOS if t == "\n" else t for t in tokens]
+        if text and not text.endswith("\n"):
+            tokens.append(EOS)
+            starts.append(len(text))
+    return ([t.lower() for t in tokens] if lowercase else tokens), starts
 
 
 def _check_config(tokenizer_config) -> tuple[int, int]:
@@ -130,6 +157,17 @@ def _check_config(tokenizer_config) -> tuple[int, int]:
             "e.g. --config.tokenizer.max_size=0"
         )
     return min_count, max_size
+
+
+def join_pretokenized(tokens: list[str]) -> str:
+    """A pre-tokenized corpus's text of token strings [n]: single spaces, :data:`EOS` as a line end."""
+    parts = []
+    for token in tokens:
+        if token == EOS:
+            parts.append("\n")
+        else:
+            parts += [" ", token] if parts and parts[-1] != "\n" else [token]
+    return "".join(parts)
 
 
 def join_tokens(tokens: list[str]) -> str:

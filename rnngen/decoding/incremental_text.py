@@ -1,8 +1,8 @@
 """Decoding generated ids piece by piece so that the pieces join into exactly the whole text.
 
 - char: each id is its character; pieces decode on their own.
-- subword: ids are UTF-8 byte pieces, and a character's bytes may be split over
-  two pieces; an incremental UTF-8 decoder holds incomplete bytes back (with
+- subword and byte: ids are UTF-8 byte pieces, and a character's bytes may be
+  split over two pieces; an incremental UTF-8 decoder holds incomplete bytes back (with
   "replace", as the tokenizer's ``decode`` does).
 - word: the space before a word depends on its neighbours (``join_tokens``), so
   the last token's text is held back until the next one is known.
@@ -19,6 +19,8 @@ from typing import Sequence
 
 from rnngen.decoding.stop_strings import cut_at_stop
 
+BYTE_PIECES = ("subword", "byte")  # tokenizers whose ids stand for byte strings (``piece_bytes``)
+
 
 class IncrementalText:
     """``push(ids)`` returns the text that is final so far; ``finish()`` returns the rest."""
@@ -34,7 +36,7 @@ class IncrementalText:
     def push(self, ids) -> str:
         """New final text after ids int [n] (cut at a stop string; "" once stopped)."""
         ids = [int(i) for i in ids]
-        if self.tokenizer.type_name == "subword":
+        if self.tokenizer.type_name in BYTE_PIECES:
             self.final += self.utf8.decode(b"".join(self.tokenizer.piece_bytes[i] for i in ids))
         elif self.tokenizer.type_name == "word":
             self.ids += ids
@@ -45,7 +47,7 @@ class IncrementalText:
 
     def finish(self) -> str:
         """The rest of the text once generation has ended."""
-        if self.tokenizer.type_name == "subword":
+        if self.tokenizer.type_name in BYTE_PIECES:
             self.final += self.utf8.decode(b"", final=True)
         elif self.tokenizer.type_name == "word":
             self.final = self.tokenizer.decode(self.ids)

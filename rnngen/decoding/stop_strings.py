@@ -40,7 +40,7 @@ def token_bytes(tokenizer) -> list[bytes] | None:
     """The bytes each id adds to decoded text, or None when decoding is not a concatenation (words)."""
     if tokenizer.type_name == "char":
         return [tokenizer.decode([i]).encode("utf-8", "surrogatepass") for i in range(tokenizer.vocab_size)]
-    if tokenizer.type_name == "subword":
+    if tokenizer.type_name in ("subword", "byte"):
         return list(tokenizer.piece_bytes)
     return None
 

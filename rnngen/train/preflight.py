@@ -20,7 +20,7 @@ from rnngen.checkpoints.manager import CHECKPOINT_DIR, Checkpointer, checkpoint_
 from rnngen.data.batching import TBPTTBatcher
 from rnngen.data.corpus import EncodedSplit, encode_split, load_corpus
 from rnngen.data.errors import DataError
-from rnngen.data.text_files import ENCODING_ERRORS
+from rnngen.data.reading import ENCODING_ERRORS
 from rnngen.data.tokenizers import TOKENIZERS
 from rnngen.errors import UsageError
 from rnngen.models.cells import resolve_recurrence
@@ -135,8 +135,10 @@ DEVICE_SPLIT_KEYS = ("train.batch_size", "train.eval_batch_size")
 # What a checkpoint's state and data position depend on: resuming with other values is refused.
 # Where the data lives (data.manual_dir, data.data_dir) may change.
 RESUME_KEYS = (
-    "seed", "data.source", "data.path", "data.split_fractions", "data.max_chars",
+    "seed", "data.source", "data.path", "data.train_path", "data.validation_path", "data.test_path",
+    "data.split_fractions", "data.split_bytes", "data.max_chars",
     "tokenizer.kind", "tokenizer.lowercase", "tokenizer.min_count", "tokenizer.max_size",
+    "tokenizer.pretokenized", "tokenizer.unk_token",
     "tokenizer.vocab_size", "tokenizer.subword_model",
     "model.cell", "model.cell_module", "model.num_layers", "model.hidden_size", "model.input",
     "model.embed_dim", "model.dropout", "model.forget_bias", "model.tie_embeddings",
@@ -212,7 +214,8 @@ def check_resumable(config, saved_config) -> None:
 
 def absolutize_paths(config) -> None:
     """Makes the config's paths absolute, so the saved config works from any directory."""
-    for section, name in (("data", "path"), ("data", "manual_dir"), ("data", "data_dir"), ("model", "cell_module")):
+    paths = [("data", key) for key in ("path", "train_path", "validation_path", "test_path", "manual_dir", "data_dir")]
+    for section, name in (*paths, ("model", "cell_module")):
         value = config[section][name]
         if value and (name != "cell_module" or value.endswith(".py")):
             config[section][name] = os.path.abspath(os.path.expanduser(value))

@@ -135,7 +135,7 @@ def test_char_and_word_users_never_import_sentencepiece():
     code = (
         "import sys, ml_collections; from rnngen.data import build_tokenizer, tokenizer_from_json\n"
         "for kind in ('char', 'word'):\n"
-        "    c = ml_collections.ConfigDict(dict(kind=kind, lowercase=False, min_count=1, max_size=0))\n"
+        "    c = ml_collections.ConfigDict(dict(kind=kind, lowercase=False, min_count=1, max_size=0, pretokenized=False, unk_token='<unk>'))\n"
         "    tokenizer_from_json(build_tokenizer(c, 'to be\\n').to_json())\n"
         "assert 'sentencepiece' not in sys.modules\n"
     )

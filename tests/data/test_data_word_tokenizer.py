@@ -6,14 +6,16 @@ import ml_collections
 import numpy as np
 import pytest
 
+from rnngen.config import base_config
 from rnngen.data import DataError, WordTokenizer, build_tokenizer, tokenizer_from_json
 
 SPEECH = "KING HENRY:\nI'll go, my lord!\n"
 
 
 def config(**overrides) -> ml_collections.ConfigDict:
-    fields = dict(kind="word", lowercase=False, min_count=1, max_size=0, vocab_size=2000, subword_model="bpe")
-    return ml_collections.ConfigDict({**fields, **overrides})
+    tokenizer = base_config().tokenizer
+    tokenizer.update({"kind": "word", **overrides})
+    return tokenizer
 
 
 def test_tokens_keep_newlines_punctuation_and_internal_apostrophes():
@@ -108,5 +110,5 @@ def test_bad_settings_raise_data_errors(overrides, message):
 
 
 def test_unknown_kind():
-    with pytest.raises(DataError, match=r"unknown tokenizer kind 'bytes'.*\['char', 'subword', 'word'\]"):
+    with pytest.raises(DataError, match=r"unknown tokenizer kind 'bytes'.*\['byte', 'char', 'subword', 'word'\]"):
         build_tokenizer(config(kind="bytes"), SPEECH)

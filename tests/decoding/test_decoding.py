@@ -325,7 +325,7 @@ def test_a_word_model_continuation_is_spaced_from_its_prompt():
     from rnngen.data.word_tokenizer import WordTokenizer
     from rnngen.decoding.texts import separator
 
-    words = WordTokenizer.from_text("KING HENRY:\nI go.\n", ConfigDict({"lowercase": False, "min_count": 1, "max_size": 0}))
+    words = WordTokenizer.from_text("KING HENRY:\nI go.\n", ConfigDict({"lowercase": False, "min_count": 1, "max_size": 0, "pretokenized": False, "unk_token": "<unk>"}))
     king, henry, colon = (int(words.encode(w)[0]) for w in ("KING", "HENRY", ":"))
     assert separator(words, king, [henry]) == " "
     assert separator(words, king, [colon]) == ""

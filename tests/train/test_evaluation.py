@@ -36,6 +36,8 @@ def test_bpc_divides_bits_by_the_characters_the_predicted_tokens_cover():
 class Spaced:
     """A toy tokenizer: one token per space-separated word, offsets of each word."""
 
+    unit = "character"
+
     def encode_with_offsets(self, text):
         starts = [0] + [i + 1 for i, c in enumerate(text) if c == " "]
         return np.arange(len(starts), dtype=np.int32), np.array(starts)

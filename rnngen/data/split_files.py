@@ -1,0 +1,84 @@
+"""A corpus that comes as one file per split: PyTorch's and WikiText's layouts, or three paths.
+
+``data.source=splits`` takes ``data.train_path``, ``data.validation_path`` and
+``data.test_path``, or ``data.path=DIR`` holding one of :data:`LAYOUTS`. The files are
+the splits as published (no joining, no cutting), so results compare with the tables
+measured on them; the vocabulary is learned from the training file alone.
+"""
+
+from __future__ import annotations
+
+import os
+
+from rnngen.data.errors import DataError
+from rnngen.data.reading import read_text
+
+# (train, validation, test) file names of the standard layouts, in the order they are tried.
+LAYOUTS = (
+    ("train.txt", "valid.txt", "test.txt"),  # PyTorch's word_language_model data, AWD-LSTM's
+    ("wiki.train.tokens", "wiki.valid.tokens", "wiki.test.tokens"),  # WikiText-2 / -103
+    ("wiki.train.raw", "wiki.valid.raw", "wiki.test.raw"),  # WikiText's raw variant
+    ("ptb.train.txt", "ptb.valid.txt", "ptb.test.txt"),  # Mikolov's Penn Treebank
+)
+SPLIT_KEYS = ("train_path", "validation_path", "test_path")
+
+
+def find_layout(directory: str) -> tuple[str, str, str] | None:
+    """The (train, validation, test) paths of the first layout ``directory`` holds in full, or None."""
+    for names in LAYOUTS:
+        paths = tuple(os.path.join(directory, name) for name in names)
+        if all(os.path.isfile(p) for p in paths):
+            return paths
+    return None
+
+
+def split_paths(data_config) -> tuple[str, str, str]:
+    """The three split files the config names: its ``*_path`` keys, or a layout in ``data.path``."""
+    given = [data_config.get(key) for key in SPLIT_KEYS]
+    if any(given):
+        if not all(given):
+            missing = ", ".join(f"--config.data.{k}" for k, v in zip(SPLIT_KEYS, given) if not v)
+            raise DataError(f"source 'splits' needs all three split files: also pass {missing}")
+        return tuple(given)
+    if not data_config.path:
+        raise DataError("source 'splits' needs --config.data.path=DIR (a standard layout) or "
+                        "--config.data.train_path, validation_path and test_path")
+    if not os.path.isdir(data_config.path):
+        raise DataError(f"{data_config.path} is not a directory: source 'splits' needs --config.data.path=DIR "
+                        "holding train.txt, valid.txt and test.txt (or pass the three *_path keys)")
+    paths = find_layout(data_config.path)
+    if paths is None:
+        known = "; ".join(", ".join(names) for names in LAYOUTS)
+        raise DataError(f"{data_config.path} holds none of the split layouts ({known}): "
+                        "pass the files with --config.data.train_path, validation_path and test_path")
+    return paths
+
+
+def load_split_files(data_config) -> dict[str, str]:
+    """{"train", "validation", "test"} texts, each its own file, read as ``data.encoding_errors`` says."""
+    paths = split_paths(data_config)
+    for path in paths:
+        if not os.path.isfile(path):
+            raise DataError(f"split file {path} does not exist: check --config.data.path or the *_path keys")
+    texts = [read_text(path, data_config.encoding_errors) for path in paths]
+    return dict(zip(("train", "validation", "test"), texts))
+
+
+def load_byte_splits(data_config) -> dict[str, str]:
+    """The enwik8 / text8 protocol: the first ``data.split_bytes`` (train, validation, test) bytes
+    of the file ``data.path``, in that order. Bytes that are not UTF-8 stay as lone surrogates
+    (``surrogateescape``), so the byte tokenizer sees the file's exact bytes."""
+    sizes = tuple(int(n) for n in data_config.split_bytes)
+    if len(sizes) != 3 or min(sizes) < 0 or sizes[0] == 0:
+        raise DataError(f"data.split_bytes={sizes} is invalid: give 3 byte counts (train, validation, test), "
+                        "train > 0, e.g. --config.data.split_bytes='(90000000, 5000000, 5000000)'")
+    if not data_config.path or not os.path.isfile(data_config.path):
+        raise DataError(f"source 'bytes' needs --config.data.path=FILE (e.g. enwik8), got {data_config.path!r}")
+    with open(data_config.path, "rb") as f:
+        data = f.read(sum(sizes))
+    if len(data) < sum(sizes):
+        raise DataError(f"{data_config.path} has {len(data):,} bytes, fewer than the {sum(sizes):,} that "
+                        f"data.split_bytes={sizes} takes: pass smaller --config.data.split_bytes")
+    bounds = (0, sizes[0], sizes[0] + sizes[1], sum(sizes))
+    pieces = [data[a:b].decode("utf-8", "surrogateescape") for a, b in zip(bounds, bounds[1:])]
+    return dict(zip(("train", "validation", "test"), pieces))
