@@ -10,7 +10,8 @@ import jax
 import numpy as np
 
 from rnngen.checkpoints.restoring import TrainedModel, load_trained
-from rnngen.data.corpus import encode_split, load_corpus
+from rnngen.data.corpus import encode_split
+from rnngen.data.sources import load_splits
 from rnngen.decoding.beam_search import beam_search
 from rnngen.decoding.incremental_text import IncrementalText
 from rnngen.decoding.options import DecodingOptions, check_decoding_options
@@ -49,7 +50,6 @@ class LanguageModel:
         self.step = trained.step
         self.mesh = data_mesh()
         self._eval_step = None
-        self._texts = None
 
     def encode_prompt(self, prompt: str, allow_unknown: bool = False) -> np.ndarray:
         """prompt -> int32 ids [len].
@@ -226,11 +226,12 @@ class LanguageModel:
             raise UsageError(f"reset_every must be > 0 characters, got {reset_every}")
         from rnngen.train.evaluation import evaluate, evaluate_with_resets  # sampling never imports the trainer
 
-        encoded = encode_split(self.tokenizer, self._split_texts()[split])
         batch_size = self.config.train.eval_batch_size
         zero_carry = zero_carry_on(self.trained.model, batch_size, self.mesh)
-        if reset_every is not None:
+        if reset_every is not None:  # needs each token's character offset: the split's text, encoded here
+            encoded = encode_split(self.tokenizer, load_splits(self.config.data)[split])
             return evaluate_with_resets(self.eval_step(), self.trained.params, zero_carry, encoded, reset_every, batch_size)
+        encoded = self._prepared_split(split)
         return evaluate(
             self.eval_step(), self.trained.params, zero_carry, encoded, batch_size, self.config.train.seq_len,
             self.tokenizer.unk_id,
@@ -248,11 +249,12 @@ class LanguageModel:
             self._eval_step = sharded_eval_step(make_eval_step(loss_fn), self.mesh, train.eval_batch_size, dispatch_window())
         return self._eval_step
 
-    def _split_texts(self) -> dict[str, str]:
-        """The training corpus' splits, loaded once."""
-        if self._texts is None:
-            _, self._texts = load_corpus(self.config.data, self.config.tokenizer, self.tokenizer.to_json())
-        return self._texts
+    def _prepared_split(self, split: str):
+        """The training corpus's ``split`` from the token store (prepared by training, or here once)."""
+        from rnngen.data.token_store import prepare_splits
+
+        _, splits = prepare_splits(self.config.data, self.config.tokenizer, self.tokenizer.to_json(), names=(split,))
+        return splits[split]
 
 
 def check_workdir_exists(workdir: str) -> None:

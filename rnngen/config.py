@@ -28,6 +28,8 @@ KEYS: dict[str, tuple[object, str]] = {
     "data.data_dir": (str, "TFDS data dir where prepared data is cached (default: TFDS's)"),
     "data.split_fractions": ((0.9, 0.05, 0.05), "(train, validation, test) fractions for text and stdlib sources"),
     "data.max_chars": (int, "cap on the stdlib corpus size in characters (None: no cap)"),
+    "data.cache_dir": (str, "where token ids are prepared once and memory-mapped "
+                       "(default: $XDG_CACHE_HOME/rnngen/tokens, else ~/.cache/rnngen/tokens)"),
     "data.encoding_errors": ("strict",
         "strict: non-UTF-8 or NUL bytes are an error naming file and offset | replace: bad bytes become U+FFFD"),
 

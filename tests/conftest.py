@@ -5,9 +5,19 @@
   break without any change a user sees; skipped unless ``pytest --perf``.
 """
 
+import atexit
+import os
 import pathlib
+import shutil
+import tempfile
 
 import pytest
+
+# Token ids prepared by the tests (rnngen.data.token_store) go to a cache of this run, removed at exit,
+# never to the user's; subprocesses inherit it through the environment.
+TEST_CACHE = tempfile.mkdtemp(prefix="rnngen-test-cache-")
+os.environ["XDG_CACHE_HOME"] = TEST_CACHE
+atexit.register(shutil.rmtree, TEST_CACHE, True)
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
 SHAKESPEARE_DIR = REPO.parent / "shared" / "data" / "tinyshakespeare"

@@ -25,10 +25,10 @@ class TBPTTBatcher:
     """
 
     def __init__(self, ids: np.ndarray, batch_size: int, seq_len: int, seed: int):
-        """`ids`: int token ids [n]."""
+        """`ids`: int token ids [n], in memory or memory-mapped (windows are read from it as needed)."""
         if batch_size < 1 or seq_len < 1:
             raise DataError(f"batch_size={batch_size} and seq_len={seq_len} must be positive")
-        self.ids = np.asarray(ids, dtype=np.int32).reshape(-1)
+        self.ids = ids.reshape(-1) if isinstance(ids, np.ndarray) else np.asarray(ids, np.int32).reshape(-1)
         self.batch_size, self.seq_len, self.seed = batch_size, seq_len, seed
         need = min_tokens(batch_size, seq_len)
         if len(self.ids) < need:
@@ -53,7 +53,7 @@ class TBPTTBatcher:
         """
         epoch, k = self._check(position)
         starts = self.offset(epoch) + k * self.seq_len + self.stride * np.arange(self.batch_size)
-        return self.ids[starts[:, None] + np.arange(self.seq_len + 1)], k == 0
+        return self.ids[starts[:, None] + np.arange(self.seq_len + 1)].astype(np.int32), k == 0
 
     def next_position(self, position: dict) -> dict:
         """The position after `position` (the next epoch after its last batch)."""
@@ -87,7 +87,7 @@ def eval_batches(
     the state across them. Padding (id 0, mask 0) fills the ends of short
     streams and any unused rows; every real target has mask 1 exactly once.
     """
-    ids = np.asarray(ids, dtype=np.int32).reshape(-1)
+    ids = ids.reshape(-1) if isinstance(ids, np.ndarray) else np.asarray(ids, np.int32).reshape(-1)
     if len(ids) < 2:
         raise DataError(
             f"an evaluation split needs at least 2 tokens, "
@@ -96,12 +96,10 @@ def eval_batches(
     m = len(ids) - 1
     per_stream = -(-m // min(batch_size, m))
     n_windows = -(-per_stream // seq_len)
-    t = np.arange(n_windows * seq_len)
-    p = np.arange(batch_size)[:, None] * per_stream + t
-    valid = (t < per_stream) & (p < m)
-    inputs = np.where(valid, ids[np.minimum(p, m - 1)], 0).astype(np.int32)
-    targets = np.where(valid, ids[np.minimum(p + 1, m)], 0).astype(np.int32)
-    mask = valid.astype(np.float32)
-    for w in range(n_windows):
-        cols = slice(w * seq_len, (w + 1) * seq_len)
-        yield inputs[:, cols], targets[:, cols], mask[:, cols]
+    for w in range(n_windows):  # one window at a time: a memory-mapped split is never read whole
+        t = np.arange(w * seq_len, (w + 1) * seq_len)
+        p = np.arange(batch_size)[:, None] * per_stream + t
+        valid = (t < per_stream) & (p < m)
+        inputs = np.where(valid, ids[np.minimum(p, m - 1)], 0).astype(np.int32)
+        targets = np.where(valid, ids[np.minimum(p + 1, m)], 0).astype(np.int32)
+        yield inputs, targets, valid.astype(np.float32)

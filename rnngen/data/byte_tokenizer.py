@@ -29,6 +29,11 @@ class ByteTokenizer:
         """The byte vocabulary is fixed; nothing is learned from the text."""
         return cls()
 
+    @classmethod
+    def from_chunks(cls, pieces=(), tokenizer_config=None) -> ByteTokenizer:
+        """The byte vocabulary is fixed; the pieces are not read."""
+        return cls()
+
     def encode(self, text: str) -> np.ndarray:
         """int32 ids [number of bytes]: the UTF-8 bytes of ``text`` (lone surrogates from
         ``surrogateescape`` back to their bytes)."""

@@ -29,7 +29,15 @@ class CharTokenizer:
     @classmethod
     def from_text(cls, train_text: str, tokenizer_config=None) -> CharTokenizer:
         """Vocabulary: the sorted distinct characters of `train_text` (the config has no char options)."""
-        return cls(sorted(set(train_text)))
+        return cls.from_chunks([train_text])
+
+    @classmethod
+    def from_chunks(cls, pieces, tokenizer_config=None) -> CharTokenizer:
+        """:meth:`from_text` of the text that the str ``pieces`` make up."""
+        chars = set()
+        for piece in pieces:
+            chars.update(piece)
+        return cls(sorted(chars))
 
     @property
     def vocab_size(self) -> int:

@@ -1,4 +1,4 @@
-"""Text splits and the tokenizer that turns them into ids (numpy only)."""
+"""A split as the model sees it: its token ids, and the characters they cover (numpy only)."""
 
 from __future__ import annotations
 
@@ -6,38 +6,22 @@ from typing import NamedTuple
 
 import numpy as np
 
-from rnngen.data.sources import load_splits
-from rnngen.data.tokenizers import build_tokenizer, tokenizer_from_json
-
 
 class EncodedSplit(NamedTuple):
     """A split as the model sees it.
 
-    ids: int32 [n] token ids; starts: int64 [n] character offset of each token
-    in the split's text; num_chars: characters covered by the predicted tokens
-    ids[1:] (all text from the second token's start), the denominator of bits
-    per character for every tokenization; for the byte tokenizer (``unit``
-    "byte") the predicted bytes, so that bpc is bits per byte (the enwik8 protocol).
+    ids: int [n] token ids (int32, or uint16/uint32 memory-mapped from the
+    token store, :mod:`rnngen.data.token_store`); starts: int64 [n] character
+    offset of each token in the split's text (None from the token store);
+    num_chars: characters covered by the predicted tokens ids[1:] (all text from
+    the second token's start), the denominator of bits per character for every
+    tokenization; for the byte tokenizer (``unit`` "byte") the predicted bytes,
+    so that bpc is bits per byte (the enwik8 protocol).
     """
 
     ids: np.ndarray
     starts: np.ndarray
     num_chars: int
-
-
-def load_corpus(data_config, tokenizer_config, tokenizer_json: dict | None = None):
-    """Loads the configured splits and a tokenizer.
-
-    The tokenizer is rebuilt from ``tokenizer_json`` (a checkpoint's) when given,
-    else learned from the training split as ``tokenizer_config`` says.
-    Returns (tokenizer, {split: text}).
-    """
-    texts = load_splits(data_config)
-    if tokenizer_json is not None:
-        tokenizer = tokenizer_from_json(tokenizer_json)
-    else:
-        tokenizer = build_tokenizer(tokenizer_config, texts["train"])
-    return tokenizer, texts
 
 
 def encode_split(tokenizer, text: str) -> EncodedSplit:

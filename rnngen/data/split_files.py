@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import os
 
+from rnngen.data.chunks import Corpus, file_chunks, files_identity, line_aligned
 from rnngen.data.errors import DataError
-from rnngen.data.reading import read_text
+from rnngen.data.reading import check_encoding_errors
+from rnngen.data.splitting import SPLIT_NAMES
 
 # (train, validation, test) file names of the standard layouts, in the order they are tried.
 LAYOUTS = (
@@ -54,17 +56,19 @@ def split_paths(data_config) -> tuple[str, str, str]:
     return paths
 
 
-def load_split_files(data_config) -> dict[str, str]:
-    """{"train", "validation", "test"} texts, each its own file, read as ``data.encoding_errors`` says."""
+def split_files_corpus(data_config) -> Corpus:
+    """{"train", "validation", "test"}, each its own file, read as ``data.encoding_errors`` says."""
+    check_encoding_errors(data_config.encoding_errors)
     paths = split_paths(data_config)
     for path in paths:
         if not os.path.isfile(path):
             raise DataError(f"split file {path} does not exist: check --config.data.path or the *_path keys")
-    texts = [read_text(path, data_config.encoding_errors) for path in paths]
-    return dict(zip(("train", "validation", "test"), texts))
+    errors = data_config.encoding_errors
+    splits = {name: (lambda p=path: line_aligned(file_chunks(p, errors))) for name, path in zip(SPLIT_NAMES, paths)}
+    return Corpus(splits, {"source": "splits", "files": files_identity(paths), "encoding_errors": errors})
 
 
-def load_byte_splits(data_config) -> dict[str, str]:
+def byte_splits_corpus(data_config) -> Corpus:
     """The enwik8 / text8 protocol: the first ``data.split_bytes`` (train, validation, test) bytes
     of the file ``data.path``, in that order. Bytes that are not UTF-8 stay as lone surrogates
     (``surrogateescape``), so the byte tokenizer sees the file's exact bytes."""
@@ -72,13 +76,14 @@ def load_byte_splits(data_config) -> dict[str, str]:
     if len(sizes) != 3 or min(sizes) < 0 or sizes[0] == 0:
         raise DataError(f"data.split_bytes={sizes} is invalid: give 3 byte counts (train, validation, test), "
                         "train > 0, e.g. --config.data.split_bytes='(90000000, 5000000, 5000000)'")
-    if not data_config.path or not os.path.isfile(data_config.path):
-        raise DataError(f"source 'bytes' needs --config.data.path=FILE (e.g. enwik8), got {data_config.path!r}")
-    with open(data_config.path, "rb") as f:
-        data = f.read(sum(sizes))
-    if len(data) < sum(sizes):
-        raise DataError(f"{data_config.path} has {len(data):,} bytes, fewer than the {sum(sizes):,} that "
+    path = data_config.path
+    if not path or not os.path.isfile(path):
+        raise DataError(f"source 'bytes' needs --config.data.path=FILE (e.g. enwik8), got {path!r}")
+    size = os.path.getsize(path)
+    if size < sum(sizes):
+        raise DataError(f"{path} has {size:,} bytes, fewer than the {sum(sizes):,} that "
                         f"data.split_bytes={sizes} takes: pass smaller --config.data.split_bytes")
     bounds = (0, sizes[0], sizes[0] + sizes[1], sum(sizes))
-    pieces = [data[a:b].decode("utf-8", "surrogateescape") for a, b in zip(bounds, bounds[1:])]
-    return dict(zip(("train", "validation", "test"), pieces))
+    splits = {name: (lambda a=a, b=b: line_aligned(file_chunks(path, start=a, stop=b, errors_codec="surrogateescape")))
+              for name, a, b in zip(SPLIT_NAMES, bounds, bounds[1:])}
+    return Corpus(splits, {"source": "bytes", "files": files_identity([path]), "split_bytes": list(sizes)})

@@ -34,8 +34,12 @@ def split_text(text: str, fractions) -> dict[str, str]:
     validation = rest[:j], test = rest[j:]. For (0.9, 0.05, 0.05) this is exactly
     the catalog's `int(len(rest) * 0.5)`.
     """
+    return {name: text[start:stop] for name, (start, stop) in split_bounds(len(text), fractions).items()}
+
+
+def split_bounds(n: int, fractions) -> dict[str, tuple[int, int]]:
+    """{split: (start, stop)}: the character ranges :func:`split_text` cuts a text of ``n`` characters into."""
     f_train, f_val, f_test = check_fractions(fractions)
-    i = int(len(text) * f_train)
-    rest = text[i:]
-    j = int(len(rest) * (f_val / (f_val + f_test))) if f_val + f_test > 0 else 0
-    return {"train": text[:i], "validation": rest[:j], "test": rest[j:]}
+    i = int(n * f_train)
+    j = int((n - i) * (f_val / (f_val + f_test))) if f_val + f_test > 0 else 0
+    return {"train": (0, i), "validation": (i, i + j), "test": (i + j, n)}

@@ -63,6 +63,11 @@ class SubwordTokenizer:
         _check_min_vocab(sentences, vocab_size)
         return cls(_train(sentences, model_type, vocab_size))
 
+    @classmethod
+    def from_chunks(cls, pieces, tokenizer_config) -> SubwordTokenizer:
+        """:meth:`from_text` of the text that the str ``pieces`` make up (SentencePiece trains on it whole)."""
+        return cls.from_text("".join(pieces), tokenizer_config)
+
     @property
     def vocab_size(self) -> int:
         """Number of ids: <unk>, the newline piece, 256 byte pieces and the learned pieces."""

@@ -18,14 +18,17 @@ import os
 
 from rnngen.data.errors import DataError
 from rnngen.data.split_files import find_layout
-from rnngen.data.reading import check_encoding_errors, read_text
-from rnngen.data.splitting import check_fractions, split_text
+from rnngen.data.chunks import Chunks, Corpus, char_slice, count_chars, file_chunks, files_identity, joined, line_aligned
+from rnngen.data.reading import check_encoding_errors
+from rnngen.data.splitting import SPLIT_NAMES, check_fractions, split_bounds
 
 TEXT_EXTENSIONS = frozenset({".txt", ".md", ".rst", ".py", ".tex", ".csv", ".json", ".html", ".xml"})
 
 
-def load_text_splits(path: str, fractions, encoding_errors: str = "strict") -> dict[str, str]:
-    """Returns {"train", "validation", "test"} texts cut from `path`."""
+def text_corpus(path: str, fractions, encoding_errors: str = "strict") -> Corpus:
+    """{"train", "validation", "test"}: the chunks of the pieces cut from `path` (see
+    :func:`rnngen.data.splitting.split_text`). The files are read only when chunks are asked
+    for: once to count the characters (the cut points), then piece by piece."""
     check_fractions(fractions)  # Before reading a possibly large corpus.
     check_encoding_errors(encoding_errors)
     if not os.path.exists(path):
@@ -36,10 +39,23 @@ def load_text_splits(path: str, fractions, encoding_errors: str = "strict") -> d
             f"{path} holds no text files (extensions {' '.join(sorted(TEXT_EXTENSIONS))}): "
             "add some, or pass --config.data.path=FILE"
         )
-    text = "\n".join(read_text(f, encoding_errors) for f in files)
-    if not text:
-        raise DataError(f"{path} is empty: give a non-empty UTF-8 text corpus with --config.data.path")
-    return split_text(text, fractions)
+    sources = [lambda f=f: file_chunks(f, encoding_errors) for f in files]
+    text = lambda: joined(sources)  # noqa: E731
+    bounds = {}
+
+    def split(name: str) -> Chunks:
+        def chunks():
+            if not bounds:
+                n = count_chars(text())
+                if not n:
+                    raise DataError(f"{path} is empty: give a non-empty UTF-8 text corpus with --config.data.path")
+                bounds.update(split_bounds(n, fractions))
+            return line_aligned(char_slice(text(), *bounds[name]))
+        return chunks
+
+    identity = {"source": "text", "files": files_identity(files), "split_fractions": list(fractions),
+                "encoding_errors": encoding_errors}
+    return Corpus({name: split(name) for name in SPLIT_NAMES}, identity)
 
 
 def _text_files(directory: str) -> list[str]:

@@ -61,10 +61,17 @@ class WordTokenizer:
     def from_text(cls, train_text: str, tokenizer_config) -> WordTokenizer:
         """Vocabulary from `train_text`: tokens seen >= min_count times, most frequent
         first (ties alphabetical), at most max_size ids including <unk> (0: no cap)."""
+        return cls.from_chunks([train_text], tokenizer_config)
+
+    @classmethod
+    def from_chunks(cls, pieces, tokenizer_config) -> WordTokenizer:
+        """:meth:`from_text` of the text that the str ``pieces`` make up (each ending at a line end)."""
         min_count, max_size = _check_config(tokenizer_config)
         lowercase, pretokenized = bool(tokenizer_config.lowercase), bool(tokenizer_config.pretokenized)
         unk_token = tokenizer_config.unk_token
-        counts = collections.Counter(_pieces(train_text, lowercase, pretokenized)[0])
+        counts = collections.Counter()
+        for piece in pieces:
+            counts.update(_pieces(piece, lowercase, pretokenized)[0])
         counts.pop(unk_token if pretokenized else None, None)  # the corpus's unknown token is the unknown id
         ranked = sorted((t for t, c in counts.items() if c >= min_count), key=lambda t: (-counts[t], t))
         if not ranked:

@@ -62,7 +62,7 @@ def evaluate(
 ) -> dict[str, float]:
     """Metrics of :func:`summarize_nll` over a whole encoded split; ``unk_id`` counts unknown targets."""
     nll, num_tokens = total_nll(eval_step, params, zero_carry, split.ids, batch_size, seq_len)
-    num_unk = 0.0 if unk_id is None else float(np.sum(split.ids[1:] == unk_id))
+    num_unk = 0.0 if unk_id is None or unk_id < 0 else float(np.sum(split.ids[1:] == unk_id))
     return summarize_nll(nll, num_tokens, split.num_chars, num_unk)
 
 

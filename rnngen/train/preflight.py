@@ -18,7 +18,8 @@ import jax
 from rnngen.checkpoints.integrity import CorruptCheckpoint
 from rnngen.checkpoints.manager import CHECKPOINT_DIR, Checkpointer, checkpoint_dir, config_from_meta
 from rnngen.data.batching import TBPTTBatcher
-from rnngen.data.corpus import EncodedSplit, encode_split, load_corpus
+from rnngen.data.corpus import EncodedSplit
+from rnngen.data.token_store import prepare_splits
 from rnngen.data.errors import DataError
 from rnngen.data.reading import ENCODING_ERRORS
 from rnngen.data.tokenizers import TOKENIZERS
@@ -111,15 +112,19 @@ def prepare_data(config, tokenizer_json: dict | None = None) -> PreparedData:
     encodes the training and validation splits and checks that both are long enough:
     the training split for one window of ``train.batch_size`` x ``train.seq_len``, the
     validation split for one prediction."""
-    tokenizer, texts = load_corpus(config.data, config.tokenizer, tokenizer_json)
-    train_split = encode_split(tokenizer, texts["train"])
-    batcher = TBPTTBatcher(train_split.ids, config.train.batch_size, config.train.seq_len, config.seed)
-    val_split = encode_split(tokenizer, texts["validation"])
+    tokenizer, splits = prepare_splits(config.data, config.tokenizer, tokenizer_json)
+    train_split, val_split = splits["train"], splits["validation"]
+    if not len(val_split.ids):
+        raise DataError(
+            f"the validation split of source {config.data.source!r} is empty: use a larger corpus or a larger "
+            "validation fraction in --config.data.split_fractions"
+        )
     if len(val_split.ids) < 2:
         raise DataError(
             f"the validation split has only {len(val_split.ids)} token(s), evaluation needs at least 2: "
             "use a larger corpus or a larger validation fraction in --config.data.split_fractions"
         )
+    batcher = TBPTTBatcher(train_split.ids, config.train.batch_size, config.train.seq_len, config.seed)
     return PreparedData(tokenizer, train_split, val_split, batcher)
 
 
@@ -214,7 +219,8 @@ def check_resumable(config, saved_config) -> None:
 
 def absolutize_paths(config) -> None:
     """Makes the config's paths absolute, so the saved config works from any directory."""
-    paths = [("data", key) for key in ("path", "train_path", "validation_path", "test_path", "manual_dir", "data_dir")]
+    keys = ("path", "train_path", "validation_path", "test_path", "manual_dir", "data_dir", "cache_dir")
+    paths = [("data", key) for key in keys]
     for section, name in (*paths, ("model", "cell_module")):
         value = config[section][name]
         if value and (name != "cell_module" or value.endswith(".py")):

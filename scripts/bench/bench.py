@@ -100,15 +100,15 @@ def _faults(ours: dict, theirs: dict | None) -> dict:
 def write_split_ids(manual_dir: str, data_dir: str | None, out_dir: str) -> dict[str, str]:
     """tiny_shakespeare's train and validation splits as char ids in .npy files (rnngen's TFDS builder)."""
     from rnngen.config import base_config
-    from rnngen.data.corpus import load_corpus
+    from rnngen.data.token_store import prepare_splits
 
     config = base_config()
     config.data.update(source="tiny_shakespeare", manual_dir=os.path.abspath(manual_dir), data_dir=data_dir)
-    tokenizer, texts = load_corpus(config.data, config.tokenizer)
+    _, splits = prepare_splits(config.data, config.tokenizer)
     paths = {}
     for split in ("train", "validation"):
         paths[split] = os.path.join(out_dir, f"{split}.npy")
-        np.save(paths[split], np.asarray(tokenizer.encode(texts[split]), np.int32))
+        np.save(paths[split], np.asarray(splits[split].ids, np.int32))
     return paths
 
 

@@ -8,7 +8,9 @@ from ml_collections import ConfigDict
 
 from rnngen.config import base_config
 from rnngen.data.byte_tokenizer import ByteTokenizer
-from rnngen.data.corpus import encode_split, load_corpus
+from rnngen.data.corpus import encode_split
+from rnngen.data.sources import load_splits
+from rnngen.data.tokenizers import learn_tokenizer
 from rnngen.data.errors import DataError
 from rnngen.data.split_files import LAYOUTS
 from rnngen.data.tokenizers import tokenizer_from_json
@@ -37,7 +39,7 @@ def config_for(**data):
 @pytest.mark.parametrize("names", LAYOUTS, ids=[names[0] for names in LAYOUTS])
 def test_each_standard_layout_is_read_as_its_three_splits(tmp_path, names):
     config = config_for(source="splits", path=write_layout(tmp_path, names))
-    _, texts = load_corpus(config.data, config.tokenizer)
+    texts = load_splits(config.data)
     assert texts == {"train": WIKI_TRAIN, "validation": WIKI_VALID, "test": WIKI_TEST}
 
 
@@ -45,17 +47,17 @@ def test_three_split_paths_are_read_and_all_three_are_needed(tmp_path):
     directory = write_layout(tmp_path, ("a.txt", "b.txt", "c.txt"))
     paths = {key: os.path.join(directory, name) for key, name in
              zip(("train_path", "validation_path", "test_path"), ("a.txt", "b.txt", "c.txt"))}
-    _, texts = load_corpus(config_for(source="splits", **paths).data, base_config().tokenizer)
+    texts = load_splits(config_for(source="splits", **paths).data)
     assert texts["validation"] == WIKI_VALID
     del paths["test_path"]
     with pytest.raises(DataError, match="also pass --config.data.test_path"):
-        load_corpus(config_for(source="splits", **paths).data, base_config().tokenizer)
+        load_splits(config_for(source="splits", **paths).data)
 
 
 def test_a_directory_without_a_layout_names_the_layouts(tmp_path):
     (tmp_path / "corpus.txt").write_text("text\n")
     with pytest.raises(DataError, match="none of the split layouts .*train.txt, valid.txt, test.txt"):
-        load_corpus(config_for(source="splits", path=str(tmp_path)).data, base_config().tokenizer)
+        load_splits(config_for(source="splits", path=str(tmp_path)).data)
 
 
 def test_joining_split_files_into_one_text_is_refused_naming_the_split_source(tmp_path):
@@ -63,7 +65,7 @@ def test_joining_split_files_into_one_text_is_refused_naming_the_split_source(tm
     (test, train, valid) and cut the join 90/5/5, so the model trained on the test text."""
     directory = write_layout(tmp_path / "wikitext", LAYOUTS[0])
     with pytest.raises(DataError, match=f"source=splits --config.data.path={directory}"):
-        load_corpus(config_for(source="text", path=str(tmp_path)).data, base_config().tokenizer)
+        load_splits(config_for(source="text", path=str(tmp_path)).data)
 
 
 def pretokenized(**changes):
@@ -127,8 +129,9 @@ def test_the_byte_source_cuts_the_file_at_byte_counts(tmp_path):
     path.write_bytes(data)
     config = config_for(source="bytes", path=str(path), split_bytes=(300, 50, 50))
     config.tokenizer.kind = "byte"
-    tokenizer, texts = load_corpus(config.data, config.tokenizer)
+    texts = load_splits(config.data)
+    tokenizer = learn_tokenizer(config.tokenizer, [texts["train"]])
     pieces = [tokenizer.decode_bytes(tokenizer.encode(texts[s])) for s in ("train", "validation", "test")]
     assert pieces == [data[:300], data[300:350], data[350:400]]
     with pytest.raises(DataError, match="fewer than the 1,000 that data.split_bytes"):
-        load_corpus(config_for(source="bytes", path=str(path), split_bytes=(900, 50, 50)).data, config.tokenizer)
+        load_splits(config_for(source="bytes", path=str(path), split_bytes=(900, 50, 50)).data)

@@ -13,9 +13,15 @@ from rnngen.config import base_config
 from rnngen.data import DataError, load_splits
 from rnngen.data import tiny_shakespeare as ts
 from rnngen.data.stdlib_corpus import load_stdlib_splits, stdlib_py_files
-from rnngen.data.text_files import load_text_splits
+from rnngen.data.chunks import whole_text
+from rnngen.data.text_files import text_corpus
 
 FRACTIONS = (0.8, 0.1, 0.1)
+
+
+def load_text_splits(*args):
+    """The whole texts of source 'text''s splits."""
+    return {name: whole_text(chunks) for name, chunks in text_corpus(*args).splits.items()}
 
 
 def _config(**overrides):
