@@ -25,6 +25,9 @@ class CharTokenizer:
         if np.any(np.diff(self._codes.astype(np.int64)) <= 0):
             raise DataError("CharTokenizer needs distinct characters, sorted")
         self._table = np.concatenate([[ord(UNK_CHAR)], self._codes]).astype("<u4")
+        # code point -> id, up to the largest known code point (at most 4.4 MB)
+        self._lookup = np.zeros(int(self._codes.max()) + 1 if len(self._codes) else 1, np.int32)
+        self._lookup[self._codes] = np.arange(1, len(self._codes) + 1, dtype=np.int32)
 
     @classmethod
     def from_text(cls, train_text: str, tokenizer_config=None) -> CharTokenizer:
@@ -47,10 +50,9 @@ class CharTokenizer:
     def encode(self, text: str) -> np.ndarray:
         """Returns int32 ids [len(text)]; unseen characters map to `unk_id`."""
         codes = _code_points(text)
-        pos = np.searchsorted(self._codes, codes)
-        known = pos < len(self._codes)
-        known[known] = self._codes[pos[known]] == codes[known]
-        return np.where(known, pos + 1, self.unk_id).astype(np.int32)
+        ids = self._lookup[np.minimum(codes, len(self._lookup) - 1)]
+        ids[codes >= len(self._lookup)] = self.unk_id
+        return ids
 
     def encode_with_offsets(self, text: str) -> tuple[np.ndarray, np.ndarray]:
         """(int32 ids [n], int64 character offsets [n] where each token starts in `text`)."""

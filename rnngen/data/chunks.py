@@ -16,7 +16,7 @@ from typing import NamedTuple
 from rnngen.data.errors import DataError
 
 Chunks = Callable[[], Iterator[str]]  # a fresh iterator over a split's text, piece by piece
-READ_BYTES = 1 << 24  # bytes read at a time: 16 MiB
+READ_BYTES = 1 << 22  # bytes read at a time: 4 MiB (a piece's encoding takes a few times that)
 
 
 class Corpus(NamedTuple):
@@ -42,7 +42,7 @@ def files_identity(paths: Iterable[str]) -> list[list]:
 
 def file_chunks(path: str, encoding_errors: str = "strict", start: int = 0, stop: int | None = None,
                 errors_codec: str | None = None) -> Iterator[str]:
-    """The text of ``path``'s bytes [start, stop) in pieces, decoded as UTF-8.
+    """The text of ``path``'s bytes [start, stop) in pieces of :data:`READ_BYTES`, decoded as UTF-8.
 
     ``encoding_errors`` as :func:`rnngen.data.reading.read_text`: "strict" raises a DataError
     naming the file and the byte offset of the first bad byte (a NUL byte marks a binary

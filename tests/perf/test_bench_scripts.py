@@ -63,3 +63,13 @@ def test_bench_wavefront_times_three_schedules_of_the_same_nll():
     assert len(lines) == 4 and lines[0].startswith("lstm_2x512 eval loss, batch 64"), done.stdout
     assert [line.split()[0] for line in lines[1:]] == ["layered", "wavefront,", "wavefront"], done.stdout
     assert all(float(line.split()[-1]) > 0 for line in lines[1:]), done.stdout
+
+
+def test_bench_large_corpus_measures_both_runs_to_their_first_step(tmp_path, shakespeare_dir):
+    command = [sys.executable, os.path.join(REPO, "scripts", "bench", "bench_large_corpus.py"), "--size-mb", "2",
+               "--dir", str(tmp_path), "--json"]
+    done = subprocess.run(command, check=True, cwd=REPO, env=ENV, capture_output=True, text=True, timeout=600)
+    figures = json.loads(done.stdout.strip().splitlines()[-1])
+    assert figures["corpus_mb"] == 2 and figures["token_store_mb"] >= 3  # uint16 ids: 2 bytes per character
+    for run in ("first", "second"):
+        assert figures[run]["to_first_step_s"] > 0 and figures[run]["peak_rss_mb"] > 100
