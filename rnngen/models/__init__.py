@@ -9,7 +9,8 @@ from rnngen.models.cells import (
     register_cell,
     registered_cells,
 )
-from rnngen.models.language_model import RNNLanguageModel, build_model, dropout
+from rnngen.models.language_model import RNNLanguageModel, build_model
+from rnngen.models.regularization import dropout
 from rnngen.models.parameters import parameter_counts
 
 __all__ = [

@@ -23,18 +23,11 @@ from flax import nnx
 
 from rnngen.errors import UsageError
 from rnngen.models.cells import Carry, get_cell, resolve_recurrence
+from rnngen.models.regularization import DropoutRates, dropout, embedding_dropout, weight_drop
 from rnngen.models.wavefront import wavefront as run_wavefront
 
 INPUT_KINDS = ("embedding", "one_hot")
 FOLD_SMALL_VOCAB = 256  # see RNNLanguageModel.first_projection
-
-
-def dropout(x: jax.Array, rate: float, key: jax.Array | None) -> jax.Array:
-    """Inverted dropout of x [...] with an explicit key; the identity when key is None."""
-    if key is None or rate <= 0.0:
-        return x
-    keep = jax.random.bernoulli(key, 1.0 - rate, x.shape)
-    return jnp.where(keep, x / (1.0 - rate), 0.0)
 
 
 def check_tying(model_config) -> None:
@@ -49,8 +42,12 @@ def check_tying(model_config) -> None:
 class RNNLanguageModel(nnx.Module):
     """Embedding (or one-hot) -> num_layers recurrent cells -> linear output layer.
 
-    Dropout (rate ``dropout``) is applied to the embedded input, between layers
-    and before the output layer, only when a ``dropout_key`` is given. With
+    Dropout (rate ``dropout``, or ``input_dropout``, ``hidden_dropout`` and
+    ``output_dropout`` where set; ``locked_dropout`` for one mask per sequence) is
+    applied to the embedded input, between layers and before the output layer,
+    and ``embed_dropout`` and ``weight_drop`` (:mod:`rnngen.models.regularization`)
+    to the embedding's rows and the hidden-to-hidden weights, only when a
+    ``dropout_key`` is given. With
     ``tie_embeddings`` the output layer reuses the embedding matrix (Inan et al.
     2017; Press & Wolf 2017): ``logits = proj(h) @ embedding.T + output_bias``;
     the tied embedding starts at std ``embed_dim ** -0.5`` so that the first
@@ -65,7 +62,7 @@ class RNNLanguageModel(nnx.Module):
         self.vocab_size = vocab_size
         self.one_hot = cfg.input == "one_hot"
         self.tied = bool(cfg.tie_embeddings)
-        self.dropout_rate = float(cfg.dropout)
+        self.rates, self.locked = DropoutRates.from_config(cfg), bool(cfg.locked_dropout)
         input_size = vocab_size if self.one_hot else cfg.embed_dim
         if not self.one_hot:
             tied_init = {"embedding_init": nnx.initializers.normal(cfg.embed_dim**-0.5)} if self.tied else {}
@@ -77,6 +74,9 @@ class RNNLanguageModel(nnx.Module):
         )
         for layer in self.layers:
             layer.recurrence = recurrence  # a static setting: model.recurrence, resolved for the cell
+        if self.rates.weight > 0 and not all(hasattr(layer, "w_hh") for layer in self.layers):
+            raise UsageError(f"model.weight_drop drops a cell's hidden-to-hidden weights w_hh; cell {cfg.cell!r} "
+                             "has none: use --config.model.weight_drop=0")
         if self.tied:
             self.init_tied_output(cfg.hidden_size, cfg.embed_dim, rngs)
         else:
@@ -131,22 +131,36 @@ class RNNLanguageModel(nnx.Module):
                 raise ValueError("the wavefront schedule is for forward passes without dropout: no dropout_key")
             hidden, final = run_wavefront(self.layers, self.first_inputs(tokens.T), tokens.shape[1], carry)
         else:
-            hidden, final = self.layered_features(tokens.T, carry, dropout_key)
+            hidden, _, final = self.layered_features(tokens.T, carry, dropout_key)
         return (hidden if time_major else jnp.swapaxes(hidden, 0, 1)), final
 
     def layered_features(self, tokens, carry, dropout_key):
-        """tokens [time, batch] -> (hidden [time, batch, hidden], final carry): each layer's whole ``recur``
-        in turn, with dropout on the embedded input, between layers and after the last one when keyed."""
+        """tokens [time, batch] -> (hidden [time, batch, hidden] after the last dropout, the last layer's
+        outputs before it [time, batch, hidden], final carry): each layer's whole ``recur`` in turn, with
+        dropout on the embedded input, between layers and after the last one, and weight drop, when keyed."""
         num_layers = len(self.layers)
         keys = [None] * (num_layers + 1) if dropout_key is None else list(jax.random.split(dropout_key, num_layers + 1))
         xs = self.first_projection(tokens, keys[0])
         new_carry = []
         for index, (layer, layer_carry, key) in enumerate(zip(self.layers, carry, keys[1:])):
             projected = xs if index == 0 else layer.project_inputs(xs)
-            xs, layer_carry = layer.recur(projected, layer_carry)
-            xs = dropout(xs, self.dropout_rate, key)
+            raw, layer_carry = self.recur_layer(layer, index, projected, layer_carry, dropout_key)
+            rate = self.rates.output if index == num_layers - 1 else self.rates.hidden
+            xs = dropout(raw, rate, key, self.locked)
             new_carry.append(layer_carry)
-        return xs, tuple(new_carry)
+        return xs, raw, tuple(new_carry)
+
+    def recur_layer(self, layer, index: int, projected, carry, dropout_key):
+        """``layer.recur(projected, carry)``, with its w_hh weight-dropped for this call when keyed (the
+        module's own weights are put back afterwards)."""
+        if self.rates.weight <= 0 or dropout_key is None:
+            return layer.recur(projected, carry)
+        weights = layer.w_hh[...]
+        layer.w_hh[...] = weight_drop(weights, self.rates.weight, dropout_key, index)
+        try:
+            return layer.recur(projected, carry)
+        finally:
+            layer.w_hh[...] = weights
 
     def first_projection(self, tokens: jax.Array, dropout_key: jax.Array | None) -> jax.Array:
         """tokens [time, batch] -> the first layer's projected inputs [time, batch, proj].
@@ -159,9 +173,13 @@ class RNNLanguageModel(nnx.Module):
         token, for a fraction of the work. In the sampling loop XLA hoists the
         table out of the loop, so each new token costs a gather, not a matmul.
         """
-        input_dropout = dropout_key is not None and self.dropout_rate > 0.0
-        if input_dropout or not self.folds_first_projection(tokens):
-            return self.layers[0].project_inputs(dropout(self.embed_tokens(tokens), self.dropout_rate, dropout_key))
+        input_dropout = dropout_key is not None and (self.rates.input > 0.0 or self.rates.embed > 0.0)
+        if input_dropout:
+            table = embedding_dropout(self.input_table(), self.rates.embed, dropout_key)
+            embedded = jnp.take(table, tokens, axis=0, mode="clip")
+            return self.layers[0].project_inputs(dropout(embedded, self.rates.input, dropout_key, self.locked))
+        if not self.folds_first_projection(tokens):
+            return self.layers[0].project_inputs(self.embed_tokens(tokens))
         return jnp.take(self.projected_table(), tokens, axis=0, mode="clip")  # ids are < vocab: no fill select
 
     def folds_first_projection(self, tokens: jax.Array) -> bool:

@@ -137,6 +137,10 @@ POSITIVE_INTS = (
 # Batch sizes whose streams are split over the devices.
 DEVICE_SPLIT_KEYS = ("train.batch_size", "train.eval_batch_size")
 
+DROPOUT_KEYS = ("model.dropout", "model.input_dropout", "model.hidden_dropout", "model.output_dropout",
+                "model.embed_dropout", "model.weight_drop")
+
+
 # What a checkpoint's state and data position depend on: resuming with other values is refused.
 # Where the data lives (data.manual_dir, data.data_dir) may change.
 RESUME_KEYS = (
@@ -146,7 +150,8 @@ RESUME_KEYS = (
     "tokenizer.pretokenized", "tokenizer.unk_token",
     "tokenizer.vocab_size", "tokenizer.subword_model",
     "model.cell", "model.cell_module", "model.num_layers", "model.hidden_size", "model.input",
-    "model.embed_dim", "model.dropout", "model.forget_bias", "model.tie_embeddings",
+    "model.embed_dim", *DROPOUT_KEYS, "model.locked_dropout", "model.forget_bias", "model.tie_embeddings",
+    "train.ar_alpha", "train.tar_beta",
     "train.batch_size", "train.seq_len", "train.optimizer", "train.grad_clip",
 )
 
@@ -169,8 +174,13 @@ def validate_config(config) -> None:
     for key in POSITIVE_INTS:
         if lookup(config, key) <= 0:
             raise UsageError(f"--config.{key} must be > 0, got {lookup(config, key)}")
-    if not 0.0 <= config.model.dropout < 1.0:
-        raise UsageError(f"--config.model.dropout must be in [0, 1), got {config.model.dropout}")
+    for key in DROPOUT_KEYS:
+        value = lookup(config, key)
+        if value is not None and not 0.0 <= value < 1.0:
+            raise UsageError(f"--config.{key} must be in [0, 1), got {value}")
+    for key in ("train.ar_alpha", "train.tar_beta"):
+        if lookup(config, key) < 0:
+            raise UsageError(f"--config.{key} must be >= 0 (0 is off), got {lookup(config, key)}")
     if config.train.learning_rate <= 0:
         raise UsageError(f"--config.train.learning_rate must be > 0, got {config.train.learning_rate}")
     if config.train.grad_clip < 0:

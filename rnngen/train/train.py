@@ -20,6 +20,7 @@ from flax import nnx
 
 from rnngen.models.language_model import ApplyFn, RNNLanguageModel, build_model, make_apply_fn, output_layer
 from rnngen.models.plugins import import_cell_module
+from rnngen.models.regularization import activation_penalty
 from rnngen.models.wavefront import MIN_BATCH as WAVEFRONT_MIN_BATCH
 from rnngen.train.losses import nll_sum, resolve_chunk_size
 from rnngen.train.optimizer import make_optimizer, make_schedule
@@ -60,9 +61,14 @@ LossFn = Callable[..., tuple[jax.Array, Any]]
 COMPUTE_DTYPES = {"float32": jnp.float32, "bfloat16": jnp.bfloat16}
 
 
-def make_loss_fn(graphdef: nnx.GraphDef, loss_chunk_size: int, compute_dtype: str = "float32") -> LossFn:
+def make_loss_fn(graphdef: nnx.GraphDef, loss_chunk_size: int, compute_dtype: str = "float32",
+                 ar_alpha: float = 0.0, tar_beta: float = 0.0) -> LossFn:
     """(params, tokens [batch, time], carry, targets [batch, time], mask [batch, time], dropout_key=None,
-    wavefront=False) -> (nll in nats summed over masked tokens [], final carry).
+    wavefront=False) -> (nll in nats summed over masked tokens [], (final carry, penalty [])).
+
+    ``penalty`` is AR + TAR (``train.ar_alpha``, ``train.tar_beta``;
+    :func:`rnngen.models.regularization.activation_penalty`) when a ``dropout_key`` is
+    given (training), else 0; the train step adds it to the mean nll.
 
     The output layer and the loss run in chunks of tokens (``rnngen.train.losses``);
     ``loss_chunk_size`` is the ``train.loss_chunk_size`` setting, resolved against
@@ -74,14 +80,21 @@ def make_loss_fn(graphdef: nnx.GraphDef, loss_chunk_size: int, compute_dtype: st
     """
     dtype = COMPUTE_DTYPES[compute_dtype]
 
+    penalized = bool(ar_alpha or tar_beta)
+
     def loss_fn(params, tokens, carry, targets, mask, dropout_key=None, wavefront=False):
         model = nnx.merge(graphdef, params)
         model.set_compute_dtype(dtype)
-        hidden, carry = model.features(tokens, carry, dropout_key=dropout_key, time_major=True, wavefront=wavefront)
+        penalty = jnp.zeros((), jnp.float32)
+        if penalized and dropout_key is not None:
+            hidden, raw, carry = model.layered_features(tokens.T, carry, dropout_key)
+            penalty = activation_penalty(hidden, raw, ar_alpha, tar_beta)
+        else:
+            hidden, carry = model.features(tokens, carry, dropout_key=dropout_key, time_major=True, wavefront=wavefront)
         chunk_size = resolve_chunk_size(loss_chunk_size, targets.size, model.vocab_size)
         arrays = jax.tree.map(lambda array: array.astype(dtype), model.output_params())
         total = nll_sum(output_layer, arrays, hidden.astype(dtype), targets.T, mask.T, chunk_size)
-        return total, carry
+        return total, (carry, penalty)
 
     return loss_fn
 
@@ -110,7 +123,8 @@ def make_train_step(
     batch: {"inputs": int32 [batch, time], "targets": int32 [batch, time],
     "reset": bool []}; key: the step's dropout key. The final carry, gradient stopped,
     becomes the next batch's initial carry. ``loss_fn`` is :func:`make_loss_fn`'s;
-    metrics["loss"] is the mean nll per token in nats.
+    metrics["loss"] is the mean nll per token in nats; the gradient is that of the loss plus
+    metrics["activation_penalty"] (AR + TAR, 0 when off).
 
     With ``skip_nonfinite``, a step whose loss, gradient norm or updated parameters
     are not finite leaves the parameters, optimizer state and carry as they were
@@ -119,14 +133,15 @@ def make_train_step(
     structure is the same either way, so the setting may change on resume.
     """
 
-    def mean_nll(params, carry, inputs, targets, key):
-        total, carry = loss_fn(params, inputs, carry, targets, jnp.ones(targets.shape, jnp.float32), key)
-        return total / targets.size, carry
+    def objective(params, carry, inputs, targets, key):
+        total, (carry, penalty) = loss_fn(params, inputs, carry, targets, jnp.ones(targets.shape, jnp.float32), key)
+        mean_nll = total / targets.size
+        return mean_nll + penalty, (carry, mean_nll, penalty)
 
     def train_step(state: TrainState, batch: dict, key: jax.Array):
         carry_in = reset_carry(state.carry, batch["reset"])
-        grad_fn = jax.value_and_grad(mean_nll, has_aux=True)
-        (loss, carry), grads = grad_fn(state.params, carry_in, batch["inputs"], batch["targets"], key)
+        grad_fn = jax.value_and_grad(objective, has_aux=True)
+        (_, (carry, loss, penalty)), grads = grad_fn(state.params, carry_in, batch["inputs"], batch["targets"], key)
         updates, opt_state = optimizer.update(grads, state.opt_state, state.params)
         new_state = TrainState(
             step=state.step + 1,
@@ -140,6 +155,7 @@ def make_train_step(
             "perplexity": jnp.exp(loss),
             "grad_norm": optax.tree.norm(grads),
             "learning_rate": schedule(state.step),
+            "activation_penalty": penalty,
         }
         if skip_nonfinite:
             ok = jnp.isfinite(loss) & jnp.isfinite(metrics["grad_norm"]) & all_finite(new_state.params)
@@ -162,7 +178,7 @@ def make_eval_step(loss_fn: LossFn):
 
     def eval_step(params, carry, inputs, targets, mask):
         wavefront = inputs.shape[0] >= WAVEFRONT_MIN_BATCH
-        total, carry = loss_fn(params, inputs, carry, targets, mask, wavefront=wavefront)
+        total, (carry, _) = loss_fn(params, inputs, carry, targets, mask, wavefront=wavefront)
         return total, jnp.sum(mask), carry
 
     return eval_step
@@ -188,7 +204,8 @@ def build_setup(config, vocab_size: int) -> Setup:
     graphdef, params = nnx.split(model)
     optimizer = make_optimizer(config.train)
     state = create_train_state(model, nnx.to_pure_dict(params), optimizer, config.train.batch_size, config.seed)
-    loss_fn = make_loss_fn(graphdef, config.train.loss_chunk_size, config.train.compute_dtype)
+    train = config.train
+    loss_fn = make_loss_fn(graphdef, train.loss_chunk_size, train.compute_dtype, train.ar_alpha, train.tar_beta)
     return Setup(model, make_apply_fn(graphdef), optimizer, make_schedule(config.train), state, loss_fn)
 
 

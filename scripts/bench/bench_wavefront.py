@@ -61,7 +61,7 @@ def gathered_before_eval_step(graphdef, loss_chunk_size: int):
 
 
 def eval_loss(loss_fn, wavefront: bool):
-    """The jitted eval loss in one schedule: (params, carry, inputs, targets, mask) -> (nll sum, carry)."""
+    """The jitted eval loss in one schedule: (params, carry, inputs, targets, mask) -> (nll sum, (carry, penalty))."""
     return jax.jit(lambda params, carry, inputs, targets, mask: loss_fn(params, inputs, carry, targets, mask,
                                                                         wavefront=wavefront))
 
