@@ -79,7 +79,10 @@ KEYS: dict[str, tuple[object, str]] = {
     "train.tar_beta": (0.0, "temporal activation regularization: beta * mean square of its outputs' step change (TAR)"),
     "train.skip_nonfinite": (False,
         "skip steps with a NaN/inf loss, gradient or update (state kept, `skipped` logged) instead of stopping"),
-    "train.schedule": ("constant", "constant | warmup_cosine"),
+    "train.schedule": ("constant", "constant | warmup_cosine | plateau (divide by plateau_factor when "
+                       "validation stops improving)"),
+    "train.plateau_factor": (4.0, "train.schedule=plateau: divide the rate by this (PyTorch's word_language_model: 4)"),
+    "train.plateau_patience": (0, "train.schedule=plateau: evaluations without improvement before a cut"),
     "train.warmup_steps": (0, "linear warmup steps (warmup_cosine)"),
     "train.final_lr_fraction": (0.1, "cosine decays to learning_rate * this"),
     "train.compute_dtype": ("float32",

@@ -21,6 +21,7 @@ from rnngen.train.distributed import NoLock, NoWriter, agree_on_stop, is_main_pr
 from rnngen.train.distributed import initialize as initialize_distributed
 from rnngen.train.evaluation import evaluate
 from rnngen.train.metrics_writer import MetricWriter
+from rnngen.train.optimizer import after_evaluation
 from rnngen.train.preflight import (
     PreparedData,
     absolutize_paths,
@@ -301,6 +302,8 @@ class Trainer:
             evaluated = step % cfg.eval_every == 0 or step == cfg.num_steps
             if evaluated:
                 metrics = self.evaluate_and_sample(step)
+                self.state = self.state._replace(opt_state=after_evaluation(
+                    self.state.opt_state, metrics["loss"], cfg.plateau_factor, cfg.plateau_patience))
             if step % cfg.checkpoint_every == 0 or step == cfg.num_steps or stopping:
                 self.save(step, step_metrics, metrics["loss"] if evaluated else None)
             if evaluated:

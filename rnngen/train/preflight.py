@@ -152,7 +152,7 @@ RESUME_KEYS = (
     "model.cell", "model.cell_module", "model.num_layers", "model.hidden_size", "model.input",
     "model.embed_dim", *DROPOUT_KEYS, "model.locked_dropout", "model.forget_bias", "model.tie_embeddings",
     "train.ar_alpha", "train.tar_beta",
-    "train.batch_size", "train.seq_len", "train.optimizer", "train.grad_clip",
+    "train.batch_size", "train.seq_len", "train.optimizer", "train.grad_clip", "train.schedule",
 )
 
 
@@ -164,9 +164,12 @@ def lookup(config, key: str):
 
 
 def resume_value(config, key: str):
-    """The part of a setting the saved state depends on: for grad_clip only whether it is on."""
+    """The part of a setting the saved state depends on: for grad_clip only whether it is on, for
+    the schedule only whether it is plateau (whose state the optimizer state holds)."""
     value = lookup(config, key)
-    return value > 0 if key == "train.grad_clip" else value
+    if key == "train.grad_clip":
+        return value > 0
+    return value == "plateau" if key == "train.schedule" else value
 
 
 def validate_config(config) -> None:
@@ -183,6 +186,9 @@ def validate_config(config) -> None:
             raise UsageError(f"--config.{key} must be >= 0 (0 is off), got {lookup(config, key)}")
     if config.train.learning_rate <= 0:
         raise UsageError(f"--config.train.learning_rate must be > 0, got {config.train.learning_rate}")
+    if config.train.plateau_factor <= 1.0 or config.train.plateau_patience < 0:
+        raise UsageError("--config.train.plateau_factor must be > 1 and --config.train.plateau_patience >= 0, got "
+                         f"{config.train.plateau_factor} and {config.train.plateau_patience}")
     if config.train.grad_clip < 0:
         raise UsageError(f"--config.train.grad_clip must be >= 0 (0 is off), got {config.train.grad_clip}")
     if config.train.loss_chunk_size < -1:
@@ -219,8 +225,8 @@ def check_divisible_by_devices(config, num_devices: int) -> None:
 def check_resumable(config, saved_config) -> None:
     """Refuses to resume a run saved with settings its state depends on changed."""
     for key in RESUME_KEYS:
-        new, old = resume_value(config, key), resume_value(saved_config, key)
-        if json.dumps(new) != json.dumps(old):
+        if json.dumps(resume_value(config, key)) != json.dumps(resume_value(saved_config, key)):
+            old, new = lookup(saved_config, key), lookup(config, key)
             raise UsageError(
                 f"the workdir holds a run trained with {key}={old!r}, not {new!r}: "
                 "resume with the saved value or use a new --workdir"

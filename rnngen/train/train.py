@@ -23,7 +23,7 @@ from rnngen.models.plugins import import_cell_module
 from rnngen.models.regularization import activation_penalty
 from rnngen.models.wavefront import MIN_BATCH as WAVEFRONT_MIN_BATCH
 from rnngen.train.losses import nll_sum, resolve_chunk_size
-from rnngen.train.optimizer import make_optimizer, make_schedule
+from rnngen.train.optimizer import learning_rate_scale, make_optimizer, make_schedule
 
 
 class TrainState(NamedTuple):
@@ -154,7 +154,7 @@ def make_train_step(
             "loss": loss,
             "perplexity": jnp.exp(loss),
             "grad_norm": optax.tree.norm(grads),
-            "learning_rate": schedule(state.step),
+            "learning_rate": schedule(state.step) * learning_rate_scale(state.opt_state),
             "activation_penalty": penalty,
         }
         if skip_nonfinite:

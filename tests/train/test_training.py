@@ -6,6 +6,7 @@ import os
 import shutil
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 import pytest
 
@@ -178,3 +179,31 @@ def test_fused_for_a_cell_without_a_fused_form_is_a_one_line_error(tmp_path, tin
     with pytest.raises(UsageError, match="has no fused form"):
         train_and_evaluate(config, str(tmp_path / "run"))
     assert not (tmp_path / "run").exists()
+
+
+def test_the_plateau_schedule_divides_the_rate_when_validation_stops_improving():
+    from rnngen.train.optimizer import PlateauState, after_evaluation, learning_rate_scale
+
+    state = PlateauState(jnp.ones((), jnp.float32), jnp.full((), jnp.inf, jnp.float32), jnp.zeros((), jnp.int32))
+    scales = []
+    for val_loss in (3.0, 2.5, 2.6, 2.4, 2.45, 2.5):  # better, better, worse (cut), better, worse (cut), worse (cut)
+        state = after_evaluation((state,), val_loss, factor=4.0, patience=0)[0]
+        scales.append(float(learning_rate_scale((state,))))
+    assert scales == [1.0, 1.0, 0.25, 0.25, 0.0625, 0.015625] and float(state.best) == pytest.approx(2.4)
+    patient = PlateauState(jnp.ones(()), jnp.full((), 2.0), jnp.zeros((), jnp.int32))
+    patient = after_evaluation(patient, 2.1, 2.0, patience=1)
+    assert float(patient.scale) == 1.0 and int(patient.bad_evals) == 1
+    assert float(after_evaluation(patient, 2.2, 2.0, patience=1).scale) == 0.5
+
+
+def test_a_plateau_run_resumes_exactly(tmp_path, tiny_corpus):
+    """A learning rate so high that validation worsens: the cuts it makes before step 3 are saved in the
+    checkpoint, and the resumed run's steps 4 to 6 train at the cut rate, as the straight run's do."""
+    changes = {"train.schedule": "plateau", "train.learning_rate": 4.0, "train.optimizer": "sgd", "train.eval_every": 1}
+    straight, resumed = str(tmp_path / "straight"), str(tmp_path / "resumed")
+    train_and_evaluate(tiny_config(tiny_corpus, **changes), straight)
+    train_and_evaluate(tiny_config(tiny_corpus, **changes, **{"train.num_steps": 3}), resumed)
+    train_and_evaluate(tiny_config(tiny_corpus, **changes), resumed)
+    rates = lambda workdir: [(r["step"], r["learning_rate"], r["loss"]) for r in read_metrics(workdir, "train")]
+    assert rates(straight) == rates(resumed)
+    assert len({rate for _, rate, _ in rates(straight)}) > 1, rates(straight)  # the rate was cut
