@@ -24,10 +24,10 @@ def write_wikitext_like(directory, names):
     return str(directory)
 
 
-def train_and_eval(tmp_path, path, **changes):
+def train_and_eval(tmp_path, config, path, **changes):
+    """The protocol's own config file, made tiny."""
     workdir = str(tmp_path / "run")
-    rnngen("train", "--config", "configs/shakespeare_char.py:quick", "--workdir", workdir,
-           *cli_overrides(path, **{"train.num_steps": 3, **changes}))
+    rnngen("train", "--config", config, "--workdir", workdir, *cli_overrides(path, **{"train.num_steps": 3, **changes}))
     result = rnngen("eval", "--workdir", workdir, "--split", "test", "--json")
     return result.stdout.strip().splitlines()
 
@@ -35,8 +35,7 @@ def train_and_eval(tmp_path, path, **changes):
 @pytest.mark.parametrize("names", LAYOUTS, ids=[names[0] for names in LAYOUTS])
 def test_a_standard_layout_trains_and_evaluates_per_corpus_token(tmp_path, names):
     corpus = write_wikitext_like(tmp_path / "corpus", names)
-    *_, summary, last = train_and_eval(tmp_path, corpus, **{"data.source": "splits", "tokenizer.kind": "word",
-                                                            "tokenizer.pretokenized": "true"})
+    *_, summary, last = train_and_eval(tmp_path, "configs/wikitext2_word.py:tied", corpus, **{"data.source": "splits"})
     metrics = json.loads(last)
     assert metrics["tokens"] == 5 * 16 - 1  # the test split's corpus tokens, <eos> included, but the first
     assert metrics["unk_rate"] == pytest.approx(5 / (5 * 16 - 1))  # the corpus's <unk>, once a line
@@ -46,8 +45,8 @@ def test_a_standard_layout_trains_and_evaluates_per_corpus_token(tmp_path, names
 def test_the_byte_protocol_reports_bits_per_byte(tmp_path):
     path = tmp_path / "enwik8"
     path.write_bytes(("<page><title>Caf\u00e9</title>" * 70).encode("utf-8") + b"\xff")
-    *_, summary, last = train_and_eval(tmp_path, str(path), **{"data.source": "bytes", "tokenizer.kind": "byte",
-                                                               "data.split_bytes": "(1200,200,200)"})
+    *_, summary, last = train_and_eval(tmp_path, "configs/enwik8_byte.py:quick", str(path),
+                                       **{"data.source": "bytes", "data.split_bytes": "(1200,200,200)"})
     metrics = json.loads(last)
     assert metrics["unit"] == "byte" and metrics["tokens"] == 199 and metrics["characters"] == 199
     assert "bits/byte" in summary and "199 bytes" in summary

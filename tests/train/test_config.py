@@ -52,3 +52,23 @@ def test_config_variants_load():
         load_config(f"{CONFIGS}/stdlib_char.py:huge")
     with pytest.raises(UsageError, match="not found"):
         load_config(f"{CONFIGS}/missing.py")
+
+
+@pytest.mark.parametrize("spec, source, kind, steps_per_epoch", [
+    ("wikitext2_word.py:small", "splits", "word", 2_088_628 // (20 * 35)),
+    ("wikitext2_word.py:awd", "splits", "word", 2_088_628 // (80 * 70)),
+    ("ptb_word.py:tied", "splits", "word", 929_589 // (20 * 35)),
+    ("ptb_word.py:awd", "splits", "word", 929_589 // (20 * 70)),
+    ("enwik8_byte.py", "bytes", "byte", None),
+    ("text8_char.py:quick", "bytes", "char", None),
+])
+def test_the_protocol_configs_load_and_pass_the_checks(spec, source, kind, steps_per_epoch):
+    from rnngen.train.preflight import validate_config
+
+    config = load_config(f"{CONFIGS}/{spec}")
+    validate_config(config)
+    assert (config.data.source, config.tokenizer.kind) == (source, kind)
+    if steps_per_epoch is not None:  # one evaluation per epoch, as the published recipes
+        assert config.train.eval_every == steps_per_epoch and config.tokenizer.pretokenized
+    with pytest.raises(UsageError, match="use one of small, tied, medium_tied, awd"):
+        load_config(f"{CONFIGS}/ptb_word.py:huge")
