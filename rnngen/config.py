@@ -63,6 +63,8 @@ KEYS: dict[str, tuple[object, str]] = {
     "model.embed_dropout": (0.0, "drop whole embedding rows: every occurrence of a word at once (AWD-LSTM's dropoute)"),
     "model.weight_drop": (0.0, "DropConnect on the hidden-to-hidden weights w_hh, one mask per batch (AWD-LSTM's wdrop)"),
     "model.forget_bias": (1.0, "initial LSTM forget-gate bias"),
+    "model.init": ("default", "default (orthogonal recurrent weights, forget bias) | pytorch (nn.LSTM/GRU/RNN, "
+                   "nn.Embedding and nn.Linear defaults)"),
     "model.tie_embeddings": (False,
         "share the embedding matrix with the output layer (a projection maps hidden_size to embed_dim)"),
 

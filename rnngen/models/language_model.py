@@ -23,6 +23,7 @@ from flax import nnx
 
 from rnngen.errors import UsageError
 from rnngen.models.cells import Carry, get_cell, resolve_recurrence
+from rnngen.models.initialization import check_init, initialize_like_pytorch
 from rnngen.models.regularization import DropoutRates, dropout, embedding_dropout, weight_drop
 from rnngen.models.wavefront import wavefront as run_wavefront
 
@@ -248,8 +249,13 @@ def _matmul(x: jax.Array, y: jax.Array) -> jax.Array:
 
 
 def build_model(vocab_size: int, model_config, seed: int) -> RNNLanguageModel:
-    """Builds the model with parameters initialised from ``seed``."""
-    return RNNLanguageModel(vocab_size, model_config, rngs=nnx.Rngs(params=seed))
+    """Builds the model with parameters initialised from ``seed``, as ``model.init`` says
+    (:mod:`rnngen.models.initialization`)."""
+    check_init(model_config.init)
+    model = RNNLanguageModel(vocab_size, model_config, rngs=nnx.Rngs(params=seed))
+    if model_config.init == "pytorch":
+        initialize_like_pytorch(model, seed)
+    return model
 
 
 ApplyFn = Callable[..., tuple[jax.Array, Any]]

@@ -150,7 +150,7 @@ RESUME_KEYS = (
     "tokenizer.pretokenized", "tokenizer.unk_token",
     "tokenizer.vocab_size", "tokenizer.subword_model",
     "model.cell", "model.cell_module", "model.num_layers", "model.hidden_size", "model.input",
-    "model.embed_dim", *DROPOUT_KEYS, "model.locked_dropout", "model.forget_bias", "model.tie_embeddings",
+    "model.embed_dim", *DROPOUT_KEYS, "model.locked_dropout", "model.forget_bias", "model.init", "model.tie_embeddings",
     "train.ar_alpha", "train.tar_beta",
     "train.batch_size", "train.seq_len", "train.optimizer", "train.grad_clip", "train.schedule",
 )

@@ -45,7 +45,7 @@ def test_activation_penalty_by_hand():
 
 def config(**model):
     config = base_config()
-    config.model.update(num_layers=2, hidden_size=8, embed_dim=4, **model)
+    config.model.update({"num_layers": 2, "hidden_size": 8, "embed_dim": 4, **model})
     return config
 
 
@@ -88,3 +88,18 @@ def test_the_train_loss_is_the_nll_and_the_gradient_also_follows_ar_and_tar():
     assert float(penalized["loss"]) == float(plain["loss"])  # the same nll: same masks
     assert float(plain["activation_penalty"]) == 0.0 and float(penalized["activation_penalty"]) > 0.0
     assert float(penalized["grad_norm"]) != float(plain["grad_norm"])
+
+
+@pytest.mark.parametrize("cell", ["lstm", "gru", "rnn"])
+def test_pytorch_initialisation_draws_as_pytorch_does(cell):
+    model = build_model(50, config(cell=cell, init="pytorch", hidden_size=64, embed_dim=32).model, seed=0)
+    bound = 64 ** -0.5
+    for layer in model.layers:
+        for name, param in nnx.to_flat_state(nnx.state(layer, nnx.Param)):
+            values = np.asarray(param[...])
+            limit = 2 * bound if (cell == "lstm" and name[-1] == "b") else bound  # b_ih + b_hh in one
+            assert np.abs(values).max() <= limit and np.abs(values).max() > 0.8 * bound
+    assert abs(float(np.std(np.asarray(model.embed.embedding[...]))) - 1.0) < 0.05
+    assert np.abs(np.asarray(model.output.kernel[...])).max() <= bound
+    default = build_model(50, config(cell=cell, hidden_size=64, embed_dim=32).model, seed=0)
+    assert not np.allclose(np.asarray(default.layers[0].w_hh[...]), np.asarray(model.layers[0].w_hh[...]))
