@@ -4,6 +4,7 @@
     python scripts/bench/bench.py                  # the table
     python scripts/bench/bench.py --json           # the table, then one JSON line
     python scripts/bench/bench.py --curve-steps 500   # also bfloat16's loss after 500 steps
+    python scripts/bench/bench.py --write-ids .       # only the split ids the workers' --ids read
 
 Each measurement runs in its own process (``bench_rnngen.py`` / ``bench_torch.py``),
 so that its peak resident memory is its own; the two frameworks alternate case by
@@ -210,11 +211,18 @@ def parse_args(argv=None):
     parser.add_argument("--curve-steps", type=int, default=0, help="bfloat16 vs float32 loss after N steps (0: skip)")
     parser.add_argument("--manual-dir", default=DEFAULT_MANUAL_DIR, help="directory holding tiny_shakespeare's input.txt")
     parser.add_argument("--data-dir", default=None, help="TFDS data dir for the prepared split")
+    parser.add_argument("--write-ids", metavar="DIR", default=None,
+                        help="only write train.npy and validation.npy (the workers' --ids) into DIR, and stop")
     return parser.parse_args(argv)
 
 
 def main(argv=None) -> None:
     args = parse_args(argv)
+    if args.write_ids:
+        os.makedirs(args.write_ids, exist_ok=True)
+        for split, path in write_split_ids(args.manual_dir, args.data_dir, args.write_ids).items():
+            print(f"bench: {split} ids -> {path}")
+        return
     try:
         import torch  # noqa: F401
     except ImportError:

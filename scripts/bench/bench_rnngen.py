@@ -10,7 +10,7 @@ Training times the real train step (``rnngen.train.train.make_train_step``, jitt
 with its state donated as the trainer does) on random token batches; sampling times
 the real compiled sampler (``rnngen.decoding.sampler.sample``) from a one-character
 prompt; evaluation times ``rnngen.train.evaluation.total_nll`` over a split's char ids
-(``--ids``, a .npy file that ``bench.py`` writes from tiny_shakespeare). Throughputs
+(``--ids``, a .npy file that ``bench.py --write-ids DIR`` writes from tiny_shakespeare). Throughputs
 are characters per second. JAX runs on its default device (a GPU when it has one).
 Like the ``rnngen`` command this script compiles for 512-bit CPU vectors, and
 ``train`` and ``curve`` restart with malloc's huge pages, as the opt-in
