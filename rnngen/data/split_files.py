@@ -1,9 +1,10 @@
-"""A corpus that comes as one file per split: PyTorch's and WikiText's layouts, or three paths.
+"""Corpora whose splits are fixed by their publishers: one file per split, or byte ranges.
 
 ``data.source=splits`` takes ``data.train_path``, ``data.validation_path`` and
 ``data.test_path``, or ``data.path=DIR`` holding one of :data:`LAYOUTS`. The files are
 the splits as published (no joining, no cutting), so results compare with the tables
 measured on them; the vocabulary is learned from the training file alone.
+``data.source=bytes`` cuts one file at byte counts, the enwik8 and text8 protocol.
 """
 
 from __future__ import annotations
