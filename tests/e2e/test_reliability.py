@@ -179,13 +179,21 @@ def largest_file(directory):
     return max(paths, key=os.path.getsize)
 
 
+def corrupt_item(directory, how):
+    """Damages every file of a checkpoint item: sampling and evaluation read only the parameters (a damaged
+    optimizer state alone does not stop them), and which of Orbax's data files holds them varies."""
+    for folder, _, names in os.walk(directory):
+        for name in names:
+            corrupt(os.path.join(folder, name), how)
+
+
 def corrupt(path, how):
+    """Truncates ``path`` to its first 64 bytes, or garbles every byte after them."""
     data = open(path, "rb").read()
     if how == "truncate":
-        data = data[: len(data) // 2]
-    else:  # garble the middle bytes
-        middle = len(data) // 2
-        data = data[:middle] + bytes(b ^ 0x5A for b in data[middle:middle + 64]) + data[middle + 64:]
+        data = data[:64]
+    else:
+        data = data[:64] + bytes(b ^ 0x5A for b in data[64:])
     open(path, "wb").write(data)
 
 
@@ -195,7 +203,7 @@ def test_a_corrupt_latest_checkpoint_falls_back_to_the_previous_one(tmp_path, ti
     workdir = tmp_path / "run"
     shutil.copytree(six_steps, workdir)
     assert rnngen.load(str(workdir), which).step == 6  # the checkpoint about to be corrupted
-    corrupt(largest_file(workdir / "checkpoints" / "6" / item), how)
+    corrupt_item(workdir / "checkpoints" / "6" / item, how)
     before = files_under(workdir)
 
     result = rnngen_cli("eval", "--workdir", str(workdir), "--json", "--checkpoint", which)
@@ -220,7 +228,7 @@ def test_two_processes_resuming_past_a_corrupt_checkpoint_set_it_aside_once(tmp_
     checkpoint is moved once, by process 0, and both processes resume from step 3."""
     workdir = tmp_path / "run"
     shutil.copytree(six_steps, workdir)
-    corrupt(largest_file(workdir / "checkpoints" / "6" / "state"), "truncate")
+    corrupt_item(workdir / "checkpoints" / "6" / "state", "truncate")
     env = {**ENV, "XLA_FLAGS": "--xla_force_host_platform_device_count=1"}
     cluster = cluster_overrides(2)
     commands = [train_args(workdir, tiny_corpus, **cluster, **{"distributed.process_id": index}) for index in range(2)]
