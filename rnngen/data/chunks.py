@@ -16,6 +16,7 @@ from typing import NamedTuple
 from rnngen.data.errors import DataError
 
 Chunks = Callable[[], Iterator[str]]  # a fresh iterator over a split's text, piece by piece
+ENCODING_ERRORS = ("strict", "replace")
 READ_BYTES = 1 << 22  # bytes read at a time: 4 MiB (a piece's encoding takes a few times that)
 
 
@@ -35,7 +36,7 @@ def files_identity(paths: Iterable[str]) -> list[list]:
         try:
             stat = os.stat(path)
         except OSError as e:
-            raise DataError(f"{path} cannot be read ({e.strerror}): fix its permissions or remove it") from None
+            raise unreadable(path, e) from None
         rows.append([os.path.abspath(path), stat.st_size, stat.st_mtime_ns])
     return rows
 
@@ -44,9 +45,9 @@ def file_chunks(path: str, encoding_errors: str = "strict", start: int = 0, stop
                 errors_codec: str | None = None) -> Iterator[str]:
     """The text of ``path``'s bytes [start, stop) in pieces of :data:`READ_BYTES`, decoded as UTF-8.
 
-    ``encoding_errors`` as :func:`rnngen.data.reading.read_text`: "strict" raises a DataError
-    naming the file and the byte offset of the first bad byte (a NUL byte marks a binary
-    file), "replace" reads bad bytes as U+FFFD. ``errors_codec`` overrides the decoder's
+    ``encoding_errors`` (one of :data:`ENCODING_ERRORS`): "strict" raises a DataError naming the
+    file and the byte offset of the first bad byte (a NUL byte marks a binary file), "replace"
+    reads bad bytes as U+FFFD. ``errors_codec`` overrides the decoder's
     error handler (the byte source's "surrogateescape").
     """
     decoder = codecs.getincrementaldecoder("utf-8")(errors_codec or encoding_errors)
@@ -54,7 +55,7 @@ def file_chunks(path: str, encoding_errors: str = "strict", start: int = 0, stop
     try:
         f = open(path, "rb")
     except OSError as e:
-        raise DataError(f"{path} cannot be read ({e.strerror}): fix its permissions or remove it") from None
+        raise unreadable(path, e) from None
     with f:
         f.seek(start)
         offset, left = start, (None if stop is None else stop - start)
@@ -68,6 +69,18 @@ def file_chunks(path: str, encoding_errors: str = "strict", start: int = 0, stop
             offset += len(data)
             left = None if left is None else left - len(data)
         yield decode_piece(decoder, path, b"", offset, final=True)
+
+
+def unreadable(path: str, error: OSError) -> DataError:
+    return DataError(f"{path} cannot be read ({error.strerror}): fix its permissions or remove it")
+
+
+def check_encoding_errors(encoding_errors: str) -> None:
+    """Raises a DataError unless `encoding_errors` is one of `ENCODING_ERRORS`."""
+    if encoding_errors not in ENCODING_ERRORS:
+        raise DataError(
+            f"data.encoding_errors must be one of {', '.join(ENCODING_ERRORS)}, got {encoding_errors!r}"
+        )
 
 
 def check_not_binary(path: str, data: bytes, offset: int) -> None:

@@ -11,9 +11,14 @@ from __future__ import annotations
 
 import os
 
-from rnngen.data.chunks import Corpus, file_chunks, files_identity, line_aligned
+from rnngen.data.chunks import (
+    Corpus,
+    check_encoding_errors,
+    file_chunks,
+    files_identity,
+    line_aligned,
+)
 from rnngen.data.errors import DataError
-from rnngen.data.reading import check_encoding_errors
 from rnngen.data.splitting import SPLIT_NAMES
 
 # (train, validation, test) file names of the standard layouts, in the order they are tried.

@@ -16,10 +16,19 @@ from __future__ import annotations
 
 import os
 
+from rnngen.data.chunks import (
+    Chunks,
+    Corpus,
+    char_slice,
+    check_encoding_errors,
+    count_chars,
+    file_chunks,
+    files_identity,
+    joined,
+    line_aligned,
+)
 from rnngen.data.errors import DataError
 from rnngen.data.split_files import find_layout
-from rnngen.data.chunks import Chunks, Corpus, char_slice, count_chars, file_chunks, files_identity, joined, line_aligned
-from rnngen.data.reading import check_encoding_errors
 from rnngen.data.splitting import SPLIT_NAMES, check_fractions, split_bounds
 
 TEXT_EXTENSIONS = frozenset({".txt", ".md", ".rst", ".py", ".tex", ".csv", ".json", ".html", ".xml"})

@@ -16,12 +16,17 @@ from typing import Any, NamedTuple
 import jax
 
 from rnngen.checkpoints.integrity import CorruptCheckpoint
-from rnngen.checkpoints.manager import CHECKPOINT_DIR, Checkpointer, checkpoint_dir, config_from_meta
+from rnngen.checkpoints.manager import (
+    CHECKPOINT_DIR,
+    Checkpointer,
+    checkpoint_dir,
+    config_from_meta,
+)
 from rnngen.data.batching import TBPTTBatcher
+from rnngen.data.chunks import ENCODING_ERRORS
 from rnngen.data.corpus import EncodedSplit
-from rnngen.data.token_store import prepare_splits
 from rnngen.data.errors import DataError
-from rnngen.data.reading import ENCODING_ERRORS
+from rnngen.data.token_store import prepare_splits
 from rnngen.data.tokenizers import TOKENIZERS
 from rnngen.errors import UsageError
 from rnngen.models.cells import resolve_recurrence

@@ -84,7 +84,7 @@ def test_the_train_loss_is_the_nll_and_the_gradient_also_follows_ar_and_tar():
         loss_fn = make_loss_fn(graphdef, 0, "float32", alpha, beta)
         step = jax.jit(make_train_step(loss_fn, make_optimizer(cfg.train), make_schedule(cfg.train)))
         results[alpha] = step(state, batch, KEY)
-    (plain_state, plain), (penalized_state, penalized) = results[0.0], results[2.0]
+    (_, plain), (_, penalized) = results[0.0], results[2.0]
     assert float(penalized["loss"]) == float(plain["loss"])  # the same nll: same masks
     assert float(plain["activation_penalty"]) == 0.0 and float(penalized["activation_penalty"]) > 0.0
     assert float(penalized["grad_norm"]) != float(plain["grad_norm"])
